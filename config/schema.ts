@@ -1,0 +1,318 @@
+/**
+ * The one schema of a center's config file. The TypeScript types used by the
+ * rest of qhub are inferred from it (`CenterConfig`), and so are the defaults:
+ * nothing here is written twice.
+ *
+ * Every message is phrased as "what is wrong, what to do", because
+ * `qhub check-config` prints it after `FILE:LINE: key.path:`.
+ */
+import { z } from 'zod';
+
+export const CONFIG_VERSION = 1;
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+const ID = /^[a-z0-9][a-z0-9_-]{0,47}$/;
+
+const id = (what: string) =>
+  z
+    .string({ error: `must be a text id for the ${what}, e.g. "intake"` })
+    .regex(ID, { error: `must be lowercase letters, digits, "-" or "_" (at most 48), e.g. "intake"` });
+
+const clock = (what: string) =>
+  z.string({ error: `must be a time "HH:MM" (${what})` }).regex(HHMM, { error: `must be a 24-hour time "HH:MM" (${what}), e.g. "08:00"` });
+
+/** A name in the center's languages; Arabic is required, English optional. */
+export const Names = z.strictObject({
+  ar: z.string({ error: 'must be the Arabic name as text' }).min(1, { error: 'must not be empty: give the Arabic name' }),
+  en: z.string({ error: 'must be the English name as text' }).min(1).optional(),
+});
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const Center = z.strictObject({
+  id: id('center'),
+  name: Names,
+  timezone: z
+    .string()
+    .refine(validTimeZone, { error: 'is not a known IANA time zone: use a name like "Africa/Cairo"' })
+    .default('Africa/Cairo'),
+  languages: z
+    .array(z.enum(['ar', 'en'], { error: 'must be "ar" or "en"' }))
+    .min(1, { error: 'must list at least one language, e.g. [ar, en]' })
+    .default(['ar', 'en']),
+  day: z
+    .strictObject({
+      /** Opening hours, local time: shown to citizens, used by schedules. */
+      opens: clock('opening time').default('08:00'),
+      closes: clock('closing time').default('15:00'),
+      /** Local time at which the business day ends and numbering restarts. */
+      rollover: clock('numbering restart').default('03:00'),
+      /** What happens to tickets still waiting at rollover. */
+      leftovers: z.enum(['cancel', 'carry'], { error: 'must be "cancel" or "carry"' }).default('cancel'),
+    })
+    .prefault({}),
+});
+
+export const PriorityRule = z.discriminatedUnion(
+  'rule',
+  [
+    z.strictObject({ rule: z.literal('always') }),
+    z.strictObject({
+      rule: z.literal('interleave'),
+      /** One priority ticket after every `every` normal ones. */
+      every: z.number().int().min(1, { error: 'must be 1 or more' }).max(100),
+    }),
+  ],
+  { error: 'must be {rule: always} or {rule: interleave, every: N}' },
+);
+
+export const Queue = z
+  .strictObject({
+    priority: PriorityRule.default({ rule: 'interleave', every: 3 }),
+    /** Minutes after a no-show during which the citizen may be returned to the queue. */
+    noShowGraceMinutes: z.number().min(0).max(24 * 60).default(15),
+    /** Where a returned no-show goes. */
+    noShowReturn: z.enum(['front', 'back']).default('front'),
+    /** Where a ticket transferred into a service goes, unless the service says otherwise. */
+    transferPosition: z.enum(['front', 'back']).default('front'),
+    /** What "next" does while the window still holds a citizen. */
+    busyNext: z
+      .strictObject({
+        called: z.enum(['finish', 'noShow', 'reject']).default('finish'),
+        serving: z.enum(['finish', 'reject']).default('finish'),
+      })
+      .prefault({}),
+    /** A closed or paused window that calls next is opened by it. */
+    openOnCall: z.boolean().default(true),
+    /** Service-time model for the expected wait printed on tickets. */
+    estimate: z
+      .strictObject({
+        samples: z.number().int().min(1).max(500).default(20),
+        defaultServiceMinutes: z.number().min(0.1).max(600).default(5),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const Service = z.strictObject({
+  id: id('service'),
+  name: Names,
+  prefix: z
+    .string({ error: 'must be a ticket prefix: one to three capital letters, e.g. "A"' })
+    .regex(/^[A-Z]{1,3}$/, { error: 'must be one to three capital Latin letters, e.g. "A"' }),
+  first: z.number().int().min(0).max(99998).default(1),
+  last: z.number().int().min(1).max(99999).default(999),
+  priority: z.boolean().default(false),
+  /** Overrides queue.transferPosition for tickets transferred into this service. */
+  transferPosition: z.enum(['front', 'back']).optional(),
+});
+
+export const WINDOW_KINDS = ['intake', 'treasury', 'delivery', 'inquiry', 'complaints'] as const;
+
+export const Window = z.strictObject({
+  number: z.number({ error: 'must be the window number, e.g. 3' }).int().min(1).max(999),
+  name: Names.optional(),
+  kind: z.enum(WINDOW_KINDS, { error: `must be one of ${WINDOW_KINDS.join(', ')}` }),
+  /** Services called by this window, in order of preference. */
+  services: z.array(id('service')).min(1, { error: 'must list at least one service id this window calls' }),
+  /** "order": the first service in the list with someone waiting; "oldest": the longest waiter across them. */
+  pick: z.enum(['order', 'oldest']).default('order'),
+  zone: id('hall zone').default('hall'),
+});
+
+export const DEVICE_KINDS = ['dispenser', 'keypad', 'board', 'display', 'speaker'] as const;
+
+export const Transport = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('mqtt') }),
+    z.strictObject({
+      type: z.literal('serial'),
+      path: z.string().min(1, { error: 'must be a device path, preferably /dev/serial/by-id/...' }),
+      baud: z.number().int().positive().default(9600),
+      address: z.number().int().min(0).max(247).optional(),
+    }),
+    z.strictObject({
+      type: z.literal('gpio'),
+      /** Button name → pin (Firmata/BCM numbering, per the device model). */
+      pins: z.record(z.string(), z.number().int().min(0).max(63)),
+      port: z.string().optional(),
+    }),
+  ],
+  { error: 'must be {type: mqtt}, {type: serial, path: ...} or {type: gpio, pins: ...}' },
+);
+
+export const Secret = z.union(
+  [
+    z.string().min(8, { error: 'is too short: use at least 8 characters' }),
+    z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'must be an environment variable name' }) }),
+    z.strictObject({ file: z.string().min(1) }),
+  ],
+  { error: 'must be the secret text, {env: VARIABLE} or {file: path}' },
+);
+
+export const Device = z.strictObject({
+  id: id('device'),
+  kind: z.enum(DEVICE_KINDS, { error: `must be one of ${DEVICE_KINDS.join(', ')}` }),
+  model: z.string().min(1).default('generic'),
+  transport: Transport.default({ type: 'mqtt' }),
+  /** Omit to take it from the secrets file (`secrets:` at the top). */
+  secret: Secret.optional(),
+  bind: z
+    .strictObject({
+      window: z.number().int().min(1).optional(),
+      services: z.array(id('service')).min(1).optional(),
+      zone: id('hall zone').optional(),
+    })
+    .prefault({}),
+  /** A device can be taken out of service without deleting it. */
+  enabled: z.boolean().default(true),
+});
+
+export const Tls = z.strictObject({
+  port: z.number().int().min(1).max(65535).default(8883),
+  cert: z.string().min(1),
+  key: z.string().min(1),
+});
+
+export const Hub = z
+  .strictObject({
+    dataDir: z.string().min(1).optional(),
+    mqtt: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(1883),
+        tls: Tls.optional(),
+        /** Per-client limits: one stuck or hostile device must not slow the others. */
+        maxPayloadBytes: z.number().int().min(256).max(1_048_576).default(8192),
+        maxTopicLevels: z.number().int().min(3).max(32).default(8),
+        messagesPerSecond: z.number().min(1).max(10_000).default(20),
+        burst: z.number().int().min(1).max(10_000).default(40),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8080),
+      })
+      .prefault({}),
+    /** Hub-side clients (tools, pages) that log in with a password, not as a device. */
+    users: z
+      .array(
+        z.strictObject({
+          name: id('user'),
+          role: z.enum(['admin', 'monitor']),
+          secret: Secret,
+        }),
+      )
+      .default([]),
+  })
+  .prefault({});
+
+function duplicates<T>(items: T[]): Map<T, number[]> {
+  const seen = new Map<T, number[]>();
+  items.forEach((v, i) => seen.set(v, [...(seen.get(v) ?? []), i]));
+  return new Map([...seen].filter(([, idx]) => idx.length > 1));
+}
+
+export const CenterFile = z
+  .strictObject({
+    version: z.literal(CONFIG_VERSION, { error: `must be ${CONFIG_VERSION}: this qhub reads config version ${CONFIG_VERSION}` }),
+    center: Center,
+    queue: Queue,
+    services: z.array(Service).min(1, { error: 'must list at least one service' }),
+    windows: z.array(Window).min(1, { error: 'must list at least one window' }),
+    devices: z.array(Device).default([]),
+    /** A YAML file (relative to this one) mapping device ids to secrets. */
+    secrets: z.string().min(1).optional(),
+    hub: Hub,
+  })
+  .superRefine(crossCheck, { when: () => true });
+
+type Loose = Record<string, any>;
+const list = (x: unknown): Loose[] => (Array.isArray(x) ? x.map((v) => (v && typeof v === 'object' ? v : {})) : []);
+
+/**
+ * Checks between sections (a window's services exist, ids are unique, ...).
+ * Runs even when parts of the file are invalid, so a technician sees every
+ * problem in one pass; it therefore reads the data defensively.
+ */
+function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message, input: undefined });
+  const services = list(cfg.services);
+  const windows = list(cfg.windows);
+  const devices = list(cfg.devices);
+  const users = list(cfg.hub?.users);
+  const serviceIds = new Set(services.map((s) => s.id));
+  const windowNumbers = new Set(windows.map((w) => w.number));
+  const zones = new Set(windows.map((w) => w.zone ?? 'hall'));
+
+  for (const [sid, idx] of duplicates(services.map((s) => s.id)))
+    for (const i of idx.slice(1)) issue(['services', i, 'id'], `"${sid}" is used by two services: give each service its own id`);
+  for (const [p, idx] of duplicates(services.map((s) => s.prefix)))
+    for (const i of idx.slice(1))
+      issue(['services', i, 'prefix'], `prefix "${p}" is already used by service "${services[idx[0]!]!.id}": give each service its own prefix`);
+  services.forEach((s, i) => {
+    if (typeof s.first === 'number' && typeof s.last === 'number' && s.first >= s.last)
+      issue(['services', i, 'last'], `must be greater than first (${s.first}): numbers run from first to last, then wrap`);
+  });
+
+  for (const [n, idx] of duplicates(windows.map((w) => w.number)))
+    for (const i of idx.slice(1)) issue(['windows', i, 'number'], `window ${n} is defined twice: give each window its own number`);
+  windows.forEach((w, i) => {
+    const ws: unknown[] = Array.isArray(w.services) ? w.services : [];
+    ws.forEach((sid, j) => {
+      if (typeof sid === 'string' && !serviceIds.has(sid))
+        issue(['windows', i, 'services', j], `service "${sid}" does not exist: use one of ${[...serviceIds].join(', ')}`);
+    });
+    for (const [sid, idx] of duplicates(ws))
+      for (const j of idx.slice(1)) issue(['windows', i, 'services', j], `service "${String(sid)}" is listed twice: list it once`);
+  });
+  services.forEach((s, i) => {
+    if (typeof s.id === 'string' && windows.length && !windows.some((w) => Array.isArray(w.services) && w.services.includes(s.id)))
+      issue(['services', i, 'id'], `no window serves "${s.id}": add it to a window's services, or its tickets wait forever`);
+  });
+
+  for (const [did, idx] of duplicates(devices.map((d) => d.id)))
+    for (const i of idx.slice(1)) issue(['devices', i, 'id'], `"${did}" is used by two devices: give each device its own id`);
+  const userNames = new Set(users.map((u) => u.name));
+  devices.forEach((d, i) => {
+    if (typeof d.id !== 'string') return;
+    if (userNames.has(d.id)) issue(['devices', i, 'id'], `"${d.id}" is also a hub user name: device ids and user names must differ`);
+    if (d.id === 'hub') issue(['devices', i, 'id'], `"hub" is reserved for the hub itself: choose another id`);
+    const b: Loose = d.bind && typeof d.bind === 'object' ? d.bind : {};
+    if (typeof b.window === 'number' && !windowNumbers.has(b.window))
+      issue(['devices', i, 'bind', 'window'], `window ${b.window} does not exist: use one of ${[...windowNumbers].join(', ')}`);
+    (Array.isArray(b.services) ? b.services : []).forEach((sid: unknown, j: number) => {
+      if (typeof sid === 'string' && !serviceIds.has(sid))
+        issue(['devices', i, 'bind', 'services', j], `service "${sid}" does not exist: use one of ${[...serviceIds].join(', ')}`);
+    });
+    if (typeof b.zone === 'string' && !zones.has(b.zone))
+      issue(['devices', i, 'bind', 'zone'], `hall zone "${b.zone}" has no window: use one of ${[...zones].join(', ')}`);
+    const need: Record<string, string> = { keypad: 'window', display: 'window', dispenser: 'services' };
+    const key = need[d.kind];
+    if (key && b[key] === undefined)
+      issue(['devices', i, 'bind'], `a ${d.kind} must be bound to ${key === 'window' ? 'a window: bind: {window: N}' : 'its services: bind: {services: [...]}'}`);
+    if ((d.kind === 'board' || d.kind === 'speaker') && b.zone === undefined && b.window === undefined)
+      issue(['devices', i, 'bind'], `a ${d.kind} must be bound to a hall zone (bind: {zone: hall}) or a window`);
+    const mqtt = !d.transport || d.transport.type === 'mqtt';
+    if (d.secret === undefined && cfg.secrets === undefined && mqtt)
+      issue(['devices', i], `has no secret: add secret: ..., or a top-level secrets: file that lists "${d.id}"`);
+  });
+}
+
+/** The config after defaults, as the rest of qhub sees it. */
+export type CenterConfig = z.output<typeof CenterFile>;
+export type CenterConfigInput = z.input<typeof CenterFile>;
+export type ServiceConfig = CenterConfig['services'][number];
+export type WindowConfig = CenterConfig['windows'][number];
+export type DeviceConfig = CenterConfig['devices'][number];
+export type QueueConfig = CenterConfig['queue'];
+export type DeviceKind = (typeof DEVICE_KINDS)[number];

@@ -1,0 +1,171 @@
+/**
+ * The queue engine's vocabulary: commands in, events out, errors typed.
+ * Events are the durable facts of the center; the store keeps them in order
+ * and everything else (boards, voice, forwarding, reports) reads them.
+ */
+
+export type Position = 'front' | 'back';
+
+/** Who sent a command, and its id, so a retried command is not done twice. */
+export interface CommandRef {
+  /** Device id, `backend`, `cli`, a user name... */
+  source?: string;
+  /** Unique per source (firmware: boot nonce + counter). */
+  id?: string;
+}
+
+/** A ticket is named by its id ("2026-11-22/intake/42") or by its number ("A042"). */
+export type TicketRef = string;
+
+export type Command = CommandRef &
+  (
+    | { type: 'issue'; service: string; priority?: string }
+    | { type: 'next'; window: number }
+    | { type: 'recall'; window: number }
+    | { type: 'start'; window: number }
+    | { type: 'finish'; window: number }
+    | { type: 'noShow'; window: number }
+    | { type: 'returnNoShow'; ticket: TicketRef }
+    | { type: 'transfer'; window: number; service: string; position?: Position }
+    | { type: 'park'; window: number }
+    | { type: 'resume'; window: number; ticket: TicketRef }
+    | { type: 'callTicket'; window: number; ticket: TicketRef }
+    | { type: 'callInquiry'; window: number; inquiry: string }
+    | { type: 'attach'; ticket: TicketRef; requestId?: string; inquiry?: string }
+    | { type: 'requeue'; service: string; ticket?: TicketRef; requestId?: string; inquiry?: string; position?: Position }
+    | { type: 'cancel'; ticket: TicketRef; reason?: string }
+    | { type: 'open'; window: number }
+    | { type: 'pause'; window: number; reason: string }
+    | { type: 'close'; window: number }
+  );
+
+export type CommandType = Command['type'];
+
+export type TicketStatus = 'waiting' | 'called' | 'serving' | 'parked' | 'noShow' | 'done' | 'cancelled';
+export const ACTIVE: ReadonlySet<TicketStatus> = new Set(['waiting', 'called', 'serving', 'parked', 'noShow']);
+
+export interface Ticket {
+  id: string;
+  /** What is printed and shown: prefix + zero-padded number, or an inquiry number. */
+  number: string;
+  service: string;
+  /** Business day the number belongs to. */
+  day: string;
+  seq: number;
+  priority?: string;
+  status: TicketStatus;
+  /** Sort key within its service queue: lower is called first. */
+  order: number;
+  issuedAt: number;
+  enqueuedAt: number;
+  calledAt?: number;
+  servingAt?: number;
+  endedAt?: number;
+  window?: number;
+  recalls: number;
+  requestId?: string;
+  inquiry?: string;
+  device?: string;
+  /** Ahead and expected wait as printed on the ticket. */
+  ahead: number;
+  expectedWaitMin: number;
+}
+
+export type WindowStatus = 'open' | 'paused' | 'closed';
+
+export interface WindowState {
+  number: number;
+  status: WindowStatus;
+  reason?: string;
+  /** Ticket id of the citizen at the window. */
+  current?: string;
+  served: number;
+}
+
+/** Event bodies as the engine decides them; `at` and `day` are added then. */
+export type EventBody =
+  | { type: 'day.rolled'; from: string | null; to: string }
+  | {
+      type: 'ticket.issued';
+      ticket: string;
+      number: string;
+      service: string;
+      seq: number;
+      priority?: string;
+      device?: string;
+      inquiry?: string;
+      ahead: number;
+      expectedWaitMin: number;
+      order: number;
+    }
+  | {
+      type: 'ticket.called';
+      ticket: string;
+      number: string;
+      window: number;
+      service: string;
+      how: 'next' | 'ticket' | 'inquiry' | 'resume';
+      /** Time since it last joined a queue (ms). */
+      waitMs: number;
+      priority?: string;
+    }
+  | { type: 'ticket.recalled'; ticket: string; number: string; window: number; count: number }
+  | { type: 'ticket.serving'; ticket: string; window: number }
+  | { type: 'ticket.done'; ticket: string; number: string; service: string; window: number; serviceMs: number; reason?: 'rollover' }
+  | { type: 'ticket.noShow'; ticket: string; number: string; service: string; window: number }
+  | { type: 'ticket.returned'; ticket: string; position: Position; order: number }
+  | { type: 'ticket.transferred'; ticket: string; number: string; window?: number; from: string; to: string; position: Position; order: number }
+  | { type: 'ticket.parked'; ticket: string; window: number }
+  | { type: 'ticket.attached'; ticket: string; requestId?: string; inquiry?: string }
+  | { type: 'ticket.cancelled'; ticket: string; reason: string }
+  | { type: 'ticket.carried'; ticket: string; to: string }
+  | { type: 'window.opened'; window: number }
+  | { type: 'window.paused'; window: number; reason: string }
+  | { type: 'window.closed'; window: number };
+
+export type EventType = EventBody['type'];
+
+/** A fact as stored: body plus when, which business day, and which command caused it. */
+export type QueueEvent = EventBody & {
+  at: number;
+  day: string;
+  /** `source/id` of the command, when it had one. */
+  ref?: string;
+};
+
+/** An event after the store committed it. */
+export type StoredEvent = QueueEvent & { seq: number };
+
+export const ERROR_CODES = {
+  unknown_service: 'no such service',
+  unknown_window: 'no such window',
+  unknown_ticket: 'no such ticket today',
+  no_priority: 'this service has no priority tickets',
+  numbers_exhausted: 'every number of this service is in use',
+  window_closed: 'the window is closed: open it first',
+  window_paused: 'the window is paused: open it first',
+  window_busy: 'the window still has a citizen: finish, no-show or transfer first',
+  window_idle: 'the window has no citizen now',
+  not_served_here: 'this window does not serve that ticket’s service',
+  wrong_state: 'the ticket is not in a state that allows this',
+  grace_expired: 'too late to return this no-show to the queue',
+  same_service: 'the ticket is already in that service',
+  invalid_command: 'the command is malformed',
+  storage_failed: 'the hub could not save this: nothing was changed',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
+    super(message ?? ERROR_CODES[code]);
+    this.name = 'EngineError';
+  }
+}
+
+export type Decision =
+  | { ok: true; events: EventBody[]; duplicate?: boolean; ticket?: string }
+  | { ok: false; error: EngineError };

@@ -1,0 +1,175 @@
+/**
+ * The durable store: one SQLite file (WAL, synchronous=FULL) holding the
+ * event log, state snapshots and the read positions of whoever consumes the
+ * log (forwarders, reports). Events get a gap-free increasing `seq` and are
+ * committed in one transaction per command before anyone is told.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { QueueEvent, StoredEvent } from '../engine/types.js';
+
+const SCHEMA_VERSION = 1;
+
+export class StoreError extends Error {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+export class Store {
+  private db?: Database.Database;
+  private last = 0;
+  private stmts?: {
+    insert: Database.Statement;
+    after: Database.Statement;
+    byDay: Database.Statement;
+    snapshot: Database.Statement;
+    saveSnapshot: Database.Statement;
+    pruneSnapshots: Database.Statement;
+    getCursor: Database.Statement;
+    setCursor: Database.Statement;
+  };
+
+  constructor(readonly file: string) {}
+
+  open(): void {
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      const db = new Database(this.file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION)
+        throw new StoreError(`${this.file} was written by a newer qhub (store version ${version}, this one reads ${SCHEMA_VERSION}): upgrade qhub or use another data directory`);
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS events (
+          seq  INTEGER PRIMARY KEY,
+          at   INTEGER NOT NULL,
+          day  TEXT NOT NULL,
+          type TEXT NOT NULL,
+          ref  TEXT,
+          body TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS events_day ON events(day);
+        CREATE TABLE IF NOT EXISTS snapshots (
+          seq   INTEGER PRIMARY KEY,
+          at    INTEGER NOT NULL,
+          state TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS cursors (
+          name TEXT PRIMARY KEY,
+          seq  INTEGER NOT NULL
+        );
+        PRAGMA user_version = ${SCHEMA_VERSION};
+      `);
+      this.db = db;
+      this.stmts = {
+        insert: db.prepare('INSERT INTO events (seq, at, day, type, ref, body) VALUES (?, ?, ?, ?, ?, ?)'),
+        after: db.prepare('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
+        byDay: db.prepare('SELECT seq, body FROM events WHERE day = ? ORDER BY seq'),
+        snapshot: db.prepare('SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1'),
+        saveSnapshot: db.prepare('INSERT OR REPLACE INTO snapshots (seq, at, state) VALUES (?, ?, ?)'),
+        pruneSnapshots: db.prepare('DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT 3)'),
+        getCursor: db.prepare('SELECT seq FROM cursors WHERE name = ?'),
+        setCursor: db.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq'),
+      };
+      this.last = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events').get() as { s: number }).s;
+    } catch (e) {
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`cannot open the store ${this.file}: ${(e as Error).message} (check the data directory exists, is writable and the disk is not full)`, e);
+    }
+  }
+
+  private get s() {
+    if (!this.stmts) throw new StoreError('the store is not open');
+    return this.stmts;
+  }
+
+  get lastSeq(): number {
+    return this.last;
+  }
+
+  /**
+   * Appends events in one transaction and returns them with their seq.
+   * Throws StoreError (disk full, I/O error) with nothing written.
+   */
+  append(events: QueueEvent[]): StoredEvent[] {
+    if (!events.length) return [];
+    const s = this.s;
+    const out: StoredEvent[] = [];
+    const tx = this.db!.transaction(() => {
+      let seq = this.last;
+      for (const e of events) {
+        seq++;
+        s.insert.run(seq, e.at, e.day, e.type, e.ref ?? null, JSON.stringify(e));
+        out.push({ ...e, seq });
+      }
+      return seq;
+    });
+    try {
+      this.last = tx();
+    } catch (e) {
+      throw new StoreError(`could not write to ${this.file}: ${(e as Error).message}`, e);
+    }
+    return out;
+  }
+
+  /** Events after `seq`, oldest first, at most `limit`. */
+  readAfter(seq: number, limit = 1000): StoredEvent[] {
+    return (this.s.after.all(seq, limit) as { seq: number; body: string }[]).map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+  }
+
+  /** Every event after `seq`, in pages, without holding them all in memory. */
+  *replay(afterSeq = 0, page = 5000): Generator<StoredEvent> {
+    let from = afterSeq;
+    for (;;) {
+      const batch = this.readAfter(from, page);
+      if (!batch.length) return;
+      yield* batch;
+      from = batch[batch.length - 1]!.seq;
+    }
+  }
+
+  eventsOfDay(day: string): StoredEvent[] {
+    return (this.s.byDay.all(day) as { seq: number; body: string }[]).map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+  }
+
+  latestSnapshot<T>(): { seq: number; state: T } | undefined {
+    const row = this.s.snapshot.get() as { seq: number; state: string } | undefined;
+    return row ? { seq: row.seq, state: JSON.parse(row.state) as T } : undefined;
+  }
+
+  saveSnapshot(seq: number, at: number, state: unknown): void {
+    this.db!.transaction(() => {
+      this.s.saveSnapshot.run(seq, at, JSON.stringify(state));
+      this.s.pruneSnapshots.run();
+    })();
+  }
+
+  cursor(name: string): number {
+    return (this.s.getCursor.get(name) as { seq: number } | undefined)?.seq ?? 0;
+  }
+
+  setCursor(name: string, seq: number): void {
+    this.s.setCursor.run(name, seq);
+  }
+
+  close(): void {
+    if (!this.db) return;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* a checkpoint is an optimisation; the WAL is replayed at the next open */
+    }
+    this.db.close();
+    this.db = undefined;
+    this.stmts = undefined;
+  }
+}
