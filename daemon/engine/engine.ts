@@ -312,7 +312,7 @@ export class Engine {
               ticket: id,
               number: s.prefix + pad(n, s.last),
               service: s.id,
-              seq: n,
+              n,
               ...(cmd.priority ? { priority: cmd.priority } : {}),
               ...(cmd.source ? { device: cmd.source } : {}),
               ahead,
@@ -421,7 +421,7 @@ export class Engine {
           number: inquiry,
           service,
           day,
-          seq: 0,
+          n: 0,
           status: 'waiting',
           order: this.state.nextOrder,
           issuedAt: now,
@@ -432,7 +432,7 @@ export class Engine {
           expectedWaitMin: 0,
         };
         events.push(
-          { type: 'ticket.issued', ticket: id, number: inquiry, service, seq: 0, inquiry, ahead: 0, expectedWaitMin: 0, order: issued.order },
+          { type: 'ticket.issued', ticket: id, number: inquiry, service, n: 0, inquiry, ahead: 0, expectedWaitMin: 0, order: issued.order },
           this.callEvent(issued, cmd.window, 'inquiry', now),
         );
         return ok(events, id);
@@ -551,7 +551,7 @@ export class Engine {
           number: e.number,
           service: e.service,
           day: e.day,
-          seq: e.seq,
+          n: e.n,
           ...(e.priority ? { priority: e.priority } : {}),
           status: 'waiting',
           order: e.order,
@@ -564,10 +564,10 @@ export class Engine {
           expectedWaitMin: e.expectedWaitMin,
         };
         if (e.order >= st.nextOrder) st.nextOrder = e.order + 1;
-        if (e.seq > 0) {
+        if (e.n > 0) {
           const c = (st.counters[e.service] ??= { issued: 0, last: 0 });
           c.issued++;
-          c.last = e.seq;
+          c.last = e.n;
         }
         return;
       }

@@ -54,7 +54,7 @@ export class Figures {
   add(e: QueueEvent): void {
     switch (e.type) {
       case 'ticket.issued':
-        if (e.seq > 0) for (const f of this.rows(e, e.service, undefined)) f.issued++;
+        if (e.n > 0) for (const f of this.rows(e, e.service, undefined)) f.issued++;
         return;
       case 'ticket.called':
         if (e.how === 'resume') return;

@@ -51,7 +51,8 @@ export interface Ticket {
   service: string;
   /** Business day the number belongs to. */
   day: string;
-  seq: number;
+  /** Position in the service's number range (0: not numbered, e.g. an inquiry call). */
+  n: number;
   priority?: string;
   status: TicketStatus;
   /** Sort key within its service queue: lower is called first. */
@@ -90,7 +91,7 @@ export type EventBody =
       ticket: string;
       number: string;
       service: string;
-      seq: number;
+      n: number;
       priority?: string;
       device?: string;
       inquiry?: string;
