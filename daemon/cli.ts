@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
         configFile: file,
         dataDir: values.data ?? process.env.QHUB_DATA,
         pretty: values.json ? false : (values.pretty ?? process.stdout.isTTY),
-        simulate: cmd === 'sim' ? { rate: Number(values.rate ?? 6), duration: values.duration ? Number(values.duration) : undefined } : undefined,
+        simulate: cmd === 'sim' ? { rate: Number(values.rate ?? 4), duration: values.duration ? Number(values.duration) : undefined } : undefined,
       });
     }
     case undefined:

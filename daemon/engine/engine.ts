@@ -212,7 +212,7 @@ export class Engine {
   }
 
   /** Events that make a window ready to call: open it if allowed, end the current visit as configured. */
-  private prepareToCall(n: number): EventBody[] {
+  private prepareToCall(n: number, now: number): EventBody[] {
     this.windowConfig(n);
     const w = this.window(n);
     const out: EventBody[] = [];
@@ -224,7 +224,7 @@ export class Engine {
     if (cur) {
       const rule = this.config.queue.busyNext[cur.status === 'serving' ? 'serving' : 'called'];
       if (rule === 'reject') throw new EngineError('window_busy', `window ${n} still has ${cur.number}: finish it first`);
-      out.push(rule === 'noShow' ? this.noShowEvent(cur, n) : this.doneEvent(cur, n, 0));
+      out.push(rule === 'noShow' ? this.noShowEvent(cur, n) : this.doneEvent(cur, n, now));
     }
     return out;
   }
@@ -276,9 +276,11 @@ export class Engine {
 
   private nextNumber(s: ServiceConfig): number {
     const c = this.state.counters[s.id];
+    // Every active number, whatever service its ticket waits in now: a ticket
+    // transferred to another service keeps its number (prefixes are unique).
     const inUse = new Set(
       Object.values(this.state.tickets)
-        .filter((t) => t.service === s.id && ACTIVE.has(t.status))
+        .filter((t) => ACTIVE.has(t.status))
         .map((t) => t.number),
     );
     const size = s.last - s.first + 1;
@@ -326,7 +328,7 @@ export class Engine {
 
       case 'next': {
         const w = this.windowConfig(cmd.window);
-        const events = this.prepareToCall(cmd.window);
+        const events = this.prepareToCall(cmd.window, now);
         const t = this.pick(w);
         if (t) events.push(this.callEvent(t, cmd.window, 'next', now));
         return ok(events, t?.id);
@@ -387,7 +389,7 @@ export class Engine {
       case 'resume': {
         const t = this.findTicket(cmd.ticket);
         if (t.status !== 'parked') throw new EngineError('wrong_state', `${t.number} is not parked`);
-        const events = this.prepareToCall(cmd.window);
+        const events = this.prepareToCall(cmd.window, now);
         events.push(this.callEvent(t, cmd.window, 'resume', now));
         return ok(events, t.id);
       }
@@ -397,7 +399,7 @@ export class Engine {
         const t = this.findTicket(cmd.ticket);
         if (t.status !== 'waiting') throw new EngineError('wrong_state', `${t.number} is not waiting (${t.status})`);
         if (!w.services.includes(t.service)) throw new EngineError('not_served_here', `window ${w.number} does not serve ${t.service}`);
-        const events = this.prepareToCall(cmd.window);
+        const events = this.prepareToCall(cmd.window, now);
         events.push(this.callEvent(t, cmd.window, 'ticket', now));
         return ok(events, t.id);
       }
@@ -406,7 +408,7 @@ export class Engine {
         const w = this.windowConfig(cmd.window);
         const inquiry = String(cmd.inquiry ?? '').trim();
         if (!/^[A-Za-z0-9-]{1,24}$/.test(inquiry)) throw new EngineError('invalid_command', 'an inquiry number is 1–24 letters, digits or "-"');
-        const events = this.prepareToCall(cmd.window);
+        const events = this.prepareToCall(cmd.window, now);
         const existing = Object.values(this.state.tickets).find((t) => t.inquiry === inquiry && (t.status === 'waiting' || t.status === 'parked'));
         if (existing) {
           events.push(this.callEvent(existing, cmd.window, 'inquiry', now));
@@ -681,7 +683,7 @@ export class Engine {
     const rolled = this.stamp(this.decideRollover(now), now);
     for (const e of rolled) this.apply(e);
     const d = this.decide(cmd, now);
-    if (!d.ok) return d;
+    if (!d.ok) return { ...d, stamped: rolled }; // the rollover happened even if the command was refused
     const stamped = this.stamp(d.events, now, cmd);
     for (const e of stamped) this.apply(e);
     return { ...d, stamped: [...rolled, ...stamped] };

@@ -1,0 +1,358 @@
+/**
+ * The embedded MQTT broker (Aedes): listeners (TCP, WebSocket on the HTTP
+ * server, optional TLS), authentication of devices and users, the topic ACL,
+ * and per-client limits on payload size and message rate. Requests from
+ * devices (presses, keypad commands) are handed to `onRequest` and never
+ * forwarded to other clients.
+ */
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { EventEmitter } from 'node:events';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { CenterConfig, DeviceConfig } from '../config/schema.js';
+import { ALL_ERRORS, devTopic, HUB_STATUS, parseDevTopic, PROTOCOL_VERSION, PUBLISH, RECEIVE, ROOT, type ProtocolErrorCode } from './protocol.js';
+
+export type Principal = { kind: 'device'; device: DeviceConfig } | { kind: 'user'; name: string; role: 'admin' | 'monitor' };
+
+type QClient = Client & { qhub?: Principal; qhubAddr?: string };
+
+export interface BrokerEvents {
+  online: [device: DeviceConfig, status: Record<string, unknown>];
+  offline: [device: DeviceConfig];
+  subscribed: [device: DeviceConfig];
+}
+
+export interface BrokerOptions {
+  config: CenterConfig;
+  secrets: Map<string, string>;
+  log: Logger;
+  /** A device's request on one of its request topics; runs synchronously before the PUBACK. */
+  onRequest: (device: DeviceConfig, leaf: string, payload: Buffer) => void;
+}
+
+const VOID_TOPIC = '$qhub/void';
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** Token bucket per client. */
+class Bucket {
+  private tokens: number;
+  private last = performance.now();
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+/** Counts failed logins per address so a scanner or a misconfigured device does not flood the journal. */
+class LoginFailures {
+  private readonly byAddr = new Map<string, { count: number; since: number; reasons: Set<string> }>();
+  private timer?: NodeJS.Timeout;
+  constructor(private readonly log: Logger) {}
+  record(addr: string, client: string, reason: string): void {
+    const entry = this.byAddr.get(addr);
+    if (!entry) {
+      this.byAddr.set(addr, { count: 0, since: Date.now(), reasons: new Set() });
+      this.log.warn({ addr, client, reason }, 'login refused (not authorized)');
+      this.timer ??= setInterval(() => this.flush(), 60_000).unref();
+      return;
+    }
+    entry.count++;
+    entry.reasons.add(reason);
+  }
+  flush(): void {
+    for (const [addr, e] of this.byAddr) {
+      if (e.count) this.log.warn({ addr, more: e.count, reasons: [...e.reasons] }, `login refused ${e.count} more times from ${addr} in the last minute`);
+      this.byAddr.delete(addr);
+    }
+    if (!this.byAddr.size && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+export class Broker extends EventEmitter<BrokerEvents> {
+  aedes?: Aedes;
+  private servers: Server[] = [];
+  private wss?: WebSocketServer;
+  private readonly devices: Map<string, DeviceConfig>;
+  private readonly users: Map<string, { name: string; role: 'admin' | 'monitor' }>;
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly lastErrorAt = new Map<string, number>();
+  private readonly failures: LoginFailures;
+  private readonly secretDigests = new Map<string, Buffer>();
+  readonly online = new Map<string, { since: number; model?: string; fw?: string }>();
+  ports: { mqtt?: number; tls?: number } = {};
+  closing = false;
+
+  constructor(private readonly opts: BrokerOptions) {
+    super();
+    this.devices = new Map(opts.config.devices.filter((d) => d.enabled && d.transport.type === 'mqtt').map((d) => [d.id, d]));
+    this.users = new Map(opts.config.hub.users.map((u) => [u.name, { name: u.name, role: u.role }]));
+    for (const [id, s] of opts.secrets) this.secretDigests.set(id, digest(s));
+    this.failures = new LoginFailures(opts.log);
+  }
+
+  async start(http?: HttpServer): Promise<void> {
+    const m = this.opts.config.hub.mqtt;
+    const aedes = await Aedes.createBroker({
+      id: 'qhub',
+      maxTopicLevels: m.maxTopicLevels,
+      queueLimit: 64,
+      drainTimeout: 30_000,
+      maxClientsIdLength: 48,
+      connectTimeout: 10_000,
+      heartbeatInterval: 60_000,
+      authenticate: (c, u, p, cb) => this.authenticate(c as QClient, u, p, cb),
+      authorizePublish: (c, p, cb) => this.authorizePublish(c as QClient | null, p, cb),
+      authorizeSubscribe: (c, s, cb) => this.authorizeSubscribe(c as QClient, s, cb),
+    });
+    this.aedes = aedes;
+    aedes.on('client', (c: QClient) => {
+      const p = c.qhub;
+      this.opts.log.info({ client: c.id, addr: c.qhubAddr, ...(p?.kind === 'device' ? { kind: p.device.kind } : { role: p?.role }) }, 'client connected');
+    });
+    aedes.on('clientDisconnect', (c: QClient) => {
+      const p = c.qhub;
+      if (p?.kind !== 'device') return;
+      // A newer connection with the same id may already have replaced this one.
+      const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
+      if (clients[c.id] && clients[c.id] !== c) return;
+      this.online.delete(p.device.id);
+      this.opts.log.info({ device: p.device.id }, 'device disconnected');
+      if (!this.closing) this.publish(devTopic(p.device.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
+      this.emit('offline', p.device);
+    });
+    aedes.on('subscribe', (subs: Subscription[], c: QClient) => {
+      const p = c.qhub;
+      if (p?.kind === 'device' && subs.some((s) => s.topic.startsWith(`${ROOT}/dev/${p.device.id}/`))) this.emit('subscribed', p.device);
+    });
+    aedes.on('clientError', (c: QClient, err: Error) => this.opts.log.debug({ client: c.id, err: err.message }, 'client error'));
+    aedes.on('connectionError', (c: QClient, err: Error) => this.opts.log.debug({ addr: c.qhubAddr, err: err.message }, 'connection error'));
+
+    const accept = (conn: Duplex, addr: string | undefined, req?: unknown) => {
+      const client = aedes.handle(conn as never, req as never) as unknown as QClient;
+      client.qhubAddr = addr;
+    };
+    const onSocket = (socket: Socket) => {
+      socket.setNoDelay(true); // see ENGINEERING.md: Nagle + delayed ACK costs ~40 ms per request/reply
+      socket.setKeepAlive(true, 30_000);
+      accept(socket, socket.remoteAddress);
+    };
+
+    const tcp = createServer(onSocket);
+    await listen(tcp, m.port, m.host);
+    this.servers.push(tcp);
+    this.ports.mqtt = (tcp.address() as AddressInfo).port;
+
+    if (m.tls) {
+      const tls = createTlsServer({ cert: readFileSync(m.tls.cert), key: readFileSync(m.tls.key) }, (s) => onSocket(s as unknown as Socket));
+      await listen(tls as unknown as Server, m.tls.port, m.host);
+      this.servers.push(tls as unknown as Server);
+      this.ports.tls = ((tls as unknown as Server).address() as AddressInfo).port;
+    }
+
+    if (http) {
+      this.wss = new WebSocketServer({ server: http, path: '/mqtt', maxPayload: 256 * 1024 });
+      this.wss.on('connection', (ws, req) => {
+        req.socket.setNoDelay(true);
+        accept(createWebSocketStream(ws), req.socket.remoteAddress, req);
+      });
+      this.wss.on('error', (err) => this.opts.log.warn({ err }, 'websocket server error'));
+    }
+    this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state: 'online', center: this.opts.config.center.id, at: new Date().toISOString() }, { retain: true });
+    this.opts.log.info({ port: this.ports.mqtt, tls: this.ports.tls, ws: http ? '/mqtt' : undefined }, 'MQTT broker listening');
+  }
+
+  // ------------------------------------------------------------ hooks
+
+  private authenticate(c: QClient, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    const refuse = (reason: string) => {
+      this.failures.record(c.qhubAddr ?? '?', c.id, reason);
+      const err = new Error('not authorized') as AuthenticateError;
+      err.returnCode = 5;
+      cb(err, null);
+    };
+    if (this.closing) return refuse('hub shutting down');
+    if (!username || username !== c.id) return refuse('client id and username differ');
+    const device = this.devices.get(username);
+    const user = this.users.get(username);
+    if (!device && !user) return refuse('unknown device');
+    const expected = this.secretDigests.get(username);
+    if (!expected) return refuse('no secret configured for it');
+    if (!password || !timingSafeEqual(digest(password.toString('utf8')), expected)) return refuse('wrong secret');
+    if (device) {
+      const will = (c as unknown as { _will?: { topic: string } })._will;
+      if (will && will.topic !== devTopic(device.id, 'status')) return refuse(`last will on a foreign topic ${will.topic}`);
+      c.qhub = { kind: 'device', device };
+    } else c.qhub = { kind: 'user', name: user!.name, role: user!.role };
+    const m = this.opts.config.hub.mqtt;
+    this.buckets.set(c.id, new Bucket(m.messagesPerSecond, m.burst));
+    cb(null, true);
+  }
+
+  /** Replies on the device's error topic, at most once a second per device and code. */
+  sendError(deviceId: string, re: string | undefined, code: ProtocolErrorCode, message?: string): void {
+    const key = `${deviceId}/${code}`;
+    const now = Date.now();
+    if (re === undefined && now - (this.lastErrorAt.get(key) ?? 0) < 1000) return;
+    this.lastErrorAt.set(key, now);
+    this.publish(devTopic(deviceId, 'error'), { v: PROTOCOL_VERSION, ...(re !== undefined ? { re } : {}), code, message: message ?? ALL_ERRORS[code] });
+  }
+
+  private authorizePublish(c: QClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    if (!c) return cb(null); // a last will, checked at login
+    const p = c.qhub;
+    const drop = () => {
+      packet.topic = VOID_TOPIC;
+      packet.retain = false;
+      packet.payload = Buffer.alloc(0);
+      cb(null);
+    };
+    if (packet.topic.startsWith('$')) {
+      if (p?.kind === 'device') this.sendError(p.device.id, undefined, 'forbidden', `publishing to ${packet.topic.slice(0, 64)} is not allowed`);
+      return drop();
+    }
+    if (!p || p.kind === 'user') {
+      // Users (pages, tools) read; commands from them come through the HTTP API.
+      this.opts.log.warn({ user: c.id, topic: packet.topic }, 'publish refused: users may not publish');
+      return drop();
+    }
+    const d = p.device;
+    const m = this.opts.config.hub.mqtt;
+    if (!this.buckets.get(c.id)?.take()) {
+      this.sendError(d.id, undefined, 'rate_limited', `more than ${m.messagesPerSecond} messages a second: slow down`);
+      this.rateLog(d.id);
+      return drop();
+    }
+    const t = parseDevTopic(packet.topic);
+    if (!t || t.id !== d.id || !PUBLISH[d.kind].includes(t.leaf)) {
+      this.opts.log.warn({ device: d.id, topic: packet.topic.slice(0, 120) }, 'publish refused by the ACL');
+      this.sendError(d.id, undefined, 'forbidden', `a ${d.kind} may publish only to ${PUBLISH[d.kind].map((l) => devTopic(d.id, l)).join(', ')}`);
+      return drop();
+    }
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (payload.length > m.maxPayloadBytes) {
+      this.opts.log.warn({ device: d.id, bytes: payload.length, max: m.maxPayloadBytes }, 'payload too large: dropped');
+      this.sendError(d.id, undefined, 'too_large', `payloads are limited to ${m.maxPayloadBytes} bytes`);
+      return drop();
+    }
+    if (t.leaf === 'status') {
+      let status: Record<string, unknown>;
+      try {
+        status = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+        if (status.state !== 'online' && status.state !== 'offline') throw new Error('state must be "online" or "offline"');
+      } catch (e) {
+        this.sendError(d.id, undefined, 'bad_payload', `status: ${(e as Error).message}`);
+        return drop();
+      }
+      packet.retain = true;
+      if (status.state === 'online') {
+        this.online.set(d.id, { since: Date.now(), ...(typeof status.model === 'string' ? { model: status.model } : {}), ...(typeof status.fw === 'string' ? { fw: status.fw } : {}) });
+        this.opts.log.info({ device: d.id, model: status.model, fw: status.fw }, 'device online');
+        cb(null);
+        this.emit('online', d, status);
+        return;
+      }
+      return cb(null);
+    }
+    if (this.closing) {
+      this.sendError(d.id, undefined, 'shutting_down');
+      return drop();
+    }
+    try {
+      this.opts.onRequest(d, t.leaf, payload);
+    } catch (e) {
+      this.opts.log.error({ device: d.id, err: e }, 'request handler failed');
+    }
+    drop();
+  }
+
+  private readonly rateLogged = new Map<string, number>();
+  private rateLog(id: string): void {
+    const now = Date.now();
+    if (now - (this.rateLogged.get(id) ?? 0) < 10_000) return;
+    this.rateLogged.set(id, now);
+    this.opts.log.warn({ device: id }, 'device over its message rate: messages dropped');
+  }
+
+  private authorizeSubscribe(c: QClient, sub: Subscription, cb: (err: Error | null, sub: Subscription | null) => void): void {
+    const p = c.qhub;
+    const t = sub.topic;
+    let ok = false;
+    if (p?.kind === 'user') ok = t === `${ROOT}/#` || t.startsWith(`${ROOT}/`) || (p.role === 'admin' && t.startsWith('$SYS/'));
+    else if (p?.kind === 'device') {
+      const own = `${ROOT}/dev/${p.device.id}/`;
+      ok = t === HUB_STATUS || t === `${own}#` || t === `${own}+` || (t.startsWith(own) && RECEIVE[p.device.kind].includes(t.slice(own.length)));
+    }
+    if (!ok) {
+      this.opts.log.warn({ client: c.id, topic: t.slice(0, 120) }, 'subscription refused by the ACL');
+      return cb(null, null); // SUBACK 0x80 for this topic
+    }
+    cb(null, sub);
+  }
+
+  // ------------------------------------------------------------ publishing
+
+  publish(topic: string, payload: unknown, opts: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes || aedes.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      aedes.publish(
+        {
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
+          qos: opts.qos ?? 1,
+          retain: opts.retain ?? false,
+          dup: false,
+        },
+        (err) => {
+          if (err) this.opts.log.warn({ topic, err }, 'publish failed');
+          resolve();
+        },
+      );
+    });
+  }
+
+  connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    this.closing = true;
+    await this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state: 'offline', center: this.opts.config.center.id, at: new Date().toISOString() }, { retain: true });
+    this.failures.flush();
+    for (const s of this.servers) s.close();
+    this.wss?.close();
+    const aedes = this.aedes;
+    if (aedes) await new Promise<void>((r) => aedes.close(() => r()));
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))));
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

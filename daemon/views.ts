@@ -1,0 +1,129 @@
+/**
+ * What each device shows, computed from the engine's state and the day's
+ * calls: small flat JSON a microcontroller can render. Pure functions of
+ * their inputs; the device hub decides when to send them.
+ */
+import type { CenterConfig, DeviceConfig } from '../config/schema.js';
+import { modelOf } from '../devices/models.js';
+import { localTime } from './engine/clock.js';
+import type { Engine } from './engine/engine.js';
+import type { QueueEvent, StoredEvent, Ticket } from './engine/types.js';
+import { PROTOCOL_VERSION } from './protocol.js';
+
+export interface Call {
+  seq: number;
+  t: string;
+  w: number;
+  zone: string;
+  recall: boolean;
+  at: number;
+}
+
+const KEEP = 16;
+
+/** The day's recent calls per hall zone, newest first; rebuilt from the log at start. */
+export class RecentCalls {
+  private readonly byZone = new Map<string, Call[]>();
+  private readonly zoneOf: Map<number, string>;
+  constructor(config: CenterConfig) {
+    this.zoneOf = new Map(config.windows.map((w) => [w.number, w.zone]));
+  }
+  add(e: StoredEvent | (QueueEvent & { seq: number })): Call | undefined {
+    if (e.type === 'day.rolled') {
+      this.byZone.clear();
+      return undefined;
+    }
+    if (e.type !== 'ticket.called' && e.type !== 'ticket.recalled') return undefined;
+    const zone = this.zoneOf.get(e.window) ?? 'hall';
+    const call: Call = { seq: e.seq, t: e.number, w: e.window, zone, recall: e.type === 'ticket.recalled', at: e.at };
+    const list = this.byZone.get(zone) ?? [];
+    // A number shows once: a recall moves it back to the top.
+    const rest = list.filter((c) => !(c.t === call.t && c.w === call.w));
+    this.byZone.set(zone, [call, ...rest].slice(0, KEEP));
+    return call;
+  }
+  zone(zone: string): Call[] {
+    return this.byZone.get(zone) ?? [];
+  }
+}
+
+export type View = Record<string, unknown>;
+
+function current(engine: Engine, window: number): Ticket | undefined {
+  const id = engine.window(window).current;
+  return id ? engine.state.tickets[id] : undefined;
+}
+
+/** Hall board of a zone (or of one window): recent calls and the one to flash. */
+export function boardView(config: CenterConfig, engine: Engine, recent: RecentCalls, device: DeviceConfig): View {
+  const zone = device.bind.zone ?? config.windows.find((w) => w.number === device.bind.window)?.zone ?? 'hall';
+  const rows = modelOf(device).rows ?? 4;
+  const calls = recent.zone(zone).filter((c) => device.bind.window === undefined || c.w === device.bind.window);
+  // Only calls of citizens still at their window are shown; the newest flashes.
+  const live = calls.filter((c) => current(engine, c.w)?.number === c.t);
+  const newest = live[0];
+  return {
+    v: PROTOCOL_VERSION,
+    zone,
+    flash: newest ? { t: newest.t, w: newest.w, seq: newest.seq } : null,
+    rows: live.slice(0, rows).map((c) => ({ t: c.t, w: c.w })),
+  };
+}
+
+/** Small display above one window. */
+export function windowView(engine: Engine, window: number, flashSeq: number | undefined): View {
+  const w = engine.window(window);
+  const t = current(engine, window);
+  return {
+    v: PROTOCOL_VERSION,
+    w: window,
+    state: w.status === 'open' ? (t ? t.status : 'idle') : w.status,
+    t: t?.number ?? null,
+    flash: t && flashSeq !== undefined ? flashSeq : null,
+  };
+}
+
+/** A keypad's screen: its window, the citizen at it, how many wait. */
+export function keypadView(engine: Engine, window: number): View {
+  const w = engine.window(window);
+  const t = current(engine, window);
+  return {
+    v: PROTOCOL_VERSION,
+    w: window,
+    state: w.status,
+    ...(w.reason ? { reason: w.reason } : {}),
+    t: t?.number ?? null,
+    status: t?.status ?? null,
+    service: t?.service ?? null,
+    recalls: t?.recalls ?? 0,
+    waiting: engine.waitingFor(window),
+    served: w.served,
+  };
+}
+
+/** The ticket a dispenser prints. */
+export function ticketView(config: CenterConfig, t: Ticket): View {
+  const s = config.services.find((x) => x.id === t.service);
+  const local = localTime(t.issuedAt, config.center.timezone);
+  return {
+    t: t.number,
+    service: t.service,
+    name: s?.name ?? { ar: t.service },
+    center: config.center.name,
+    day: t.day,
+    date: local.date,
+    time: `${String(local.hour).padStart(2, '0')}:${String(local.minute).padStart(2, '0')}`,
+    ahead: t.ahead,
+    waitMin: t.expectedWaitMin,
+    ...(t.priority ? { priority: t.priority } : {}),
+  };
+}
+
+/** Words for a call; the voice issue replaces this with clip sequences. */
+export function announcement(call: Call, languages: ('ar' | 'en')[]): View {
+  const spaced = call.t.replace(/^([A-Z]+)(\d+)$/, '$1 $2');
+  const text: Record<string, string> = {};
+  if (languages.includes('ar')) text.ar = `المواطن رقم ${spaced}، يرجى التوجه إلى الشباك رقم ${call.w}`;
+  if (languages.includes('en')) text.en = `Number ${spaced}, please go to window ${call.w}`;
+  return { v: PROTOCOL_VERSION, id: String(call.seq), t: call.t, w: call.w, zone: call.zone, recall: call.recall, lang: languages, text };
+}
