@@ -2,8 +2,8 @@
  * Reading a center's config file: YAML → schema → secrets, with every problem
  * tied to a file, a line and a key path so a technician can fix it.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
@@ -91,22 +91,210 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-function issueMessage(issue: z.core.$ZodIssue, raw: unknown): { path: PropertyKey[]; message: string }[] {
+/** How a found value is shown in a message; never the value of a secret. */
+function describe(v: unknown, secret = false): string {
+  if (v === null) return 'an empty value';
+  if (secret) return typeof v === 'number' ? 'a number' : typeof v === 'boolean' ? `${v}` : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : 'text';
+  if (typeof v === 'string') {
+    const t = v.length > 40 ? `${v.slice(0, 37)}...` : v;
+    return `the text "${t}"`;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping (key: value lines)';
+  return typeof v;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list, e.g. [a, b]',
+  object: 'a mapping of "key: value" lines',
+  record: 'a mapping of "key: value" lines',
+};
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** zod's own (English, capitalised) messages; the schema's are lowercase "must ..." / "is ...". */
+const isZodDefault = (m: string) => /^(Invalid|Too (small|big)|Unrecognized)/.test(m);
+
+/** "must be ..." for an issue whose message is zod's default. */
+function defaultRequirement(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `must be ${EXPECTED[issue.expected] ?? issue.expected}`;
+    case 'too_small': {
+      const n = Number(issue.minimum);
+      if (issue.origin === 'string') return n <= 1 ? 'must not be empty' : `must be at least ${plural(n, 'character')}`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `must list at least ${plural(n, 'item')}`;
+      return issue.inclusive ? `must be ${n} or more` : `must be more than ${n}`;
+    }
+    case 'too_big': {
+      const n = Number(issue.maximum);
+      if (issue.origin === 'string') return `must be at most ${plural(n, 'character')}`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `must list at most ${plural(n, 'item')}`;
+      return issue.inclusive ? `must be ${n} or less` : `must be less than ${n}`;
+    }
+    case 'invalid_value':
+      return issue.values.length === 1 ? `must be ${String(issue.values[0])}` : `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_format':
+      return issue.pattern ? `must match the pattern ${issue.pattern}` : `must be a valid ${issue.format}`;
+    case 'invalid_union':
+      return 'does not match any of the allowed forms (see docs/CONFIG.md)';
+    default:
+      return issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
+  }
+}
+
+/** A hint for the usual slip behind a wrong type: quotes around a number, yes/no for a boolean, ... */
+function typeHint(expected: string, v: unknown): string {
+  if ((expected === 'number' || expected === 'int') && typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)))
+    return ': remove the quotes around the number';
+  if (expected === 'boolean' && typeof v === 'string') return ': write true or false, without quotes';
+  if (expected === 'string' && (typeof v === 'number' || typeof v === 'boolean')) return ': put the value in quotes';
+  if (expected === 'array' && v !== null && typeof v !== 'object') return `: write it as a list, e.g. [${String(v)}]`;
+  return '';
+}
+
+/** The keys a strict object at `path` accepts (every variant, for a union). */
+function knownKeys(schema: unknown, path: readonly PropertyKey[]): string[] {
+  const keys = new Set<string>();
+  const walk = (s: any, rest: readonly PropertyKey[]): void => {
+    const def = s?._zod?.def;
+    if (!def) return;
+    switch (def.type) {
+      case 'optional':
+      case 'nullable':
+      case 'default':
+      case 'prefault':
+      case 'nonoptional':
+      case 'readonly':
+      case 'catch':
+        return walk(def.innerType, rest);
+      case 'pipe':
+        return walk(def.in, rest);
+      case 'union':
+        for (const o of def.options) walk(o, rest);
+        return;
+      case 'array':
+        if (typeof rest[0] === 'number') walk(def.element, rest.slice(1));
+        return;
+      case 'record':
+        if (rest.length) walk(def.valueType, rest.slice(1));
+        return;
+      case 'object':
+        if (!rest.length) for (const k of Object.keys(def.shape)) keys.add(k);
+        else if (typeof rest[0] === 'string' && def.shape[rest[0]]) walk(def.shape[rest[0]], rest.slice(1));
+        return;
+    }
+  };
+  walk(schema, path);
+  return [...keys];
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      // Two neighbouring letters swapped ("prot" for "port") count as one slip.
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
+}
+
+/** The known key a misspelt one most likely meant, if any is close. */
+function closestKey(key: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dist = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key.toLowerCase(), k.toLowerCase());
+    if (dist < bestD) [best, bestD] = [k, dist];
+  }
+  return best !== undefined && bestD <= (key.length <= 4 ? 1 : 2) ? best : undefined;
+}
+
+interface Explained {
+  path: PropertyKey[];
+  message: string;
+  /** Set on a missing required key, and on an unknown key that is probably that key misspelt. */
+  missing?: string;
+  meant?: string;
+}
+
+function issueMessage(issue: z.core.$ZodIssue, raw: unknown): Explained[] {
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => ({
-      path: [...issue.path, k],
-      message: `unknown key "${k}": remove it or check its spelling (see docs/CONFIG.md)`,
-    }));
+    const known = knownKeys(CenterFile, issue.path);
+    const here = valueAt(raw, issue.path) as Record<string, unknown> | undefined;
+    return issue.keys.map((k) => {
+      const path = [...issue.path, k];
+      const meant = closestKey(k, known.filter((x) => here?.[x] === undefined || x.toLowerCase() === k.toLowerCase()));
+      if (meant) return { path, meant: formatPath([...issue.path, meant]), message: `unknown key "${k}": did you mean "${meant}"? correct the spelling` };
+      const list = known.length ? `; keys allowed here: ${known.join(', ')}` : '';
+      return { path, message: `unknown key "${k}": remove it or check its spelling (see docs/CONFIG.md)${list}` };
+    });
   }
-  if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined) {
-    return [{ path: issue.path, message: `is missing: add it (${issue.message.replace(/^Invalid input: /, '')})` }];
+
+  const value = valueAt(raw, issue.path);
+  const secret = issue.path.includes('secret');
+  const requirement = isZodDefault(issue.message) ? defaultRequirement(issue) : issue.message;
+  const must = /^(must|does)\b/.test(requirement) ? `it ${requirement}` : requirement;
+
+  if (value === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union' || issue.code === 'invalid_value')) {
+    const key = issue.path[issue.path.length - 1];
+    const add = typeof key === 'string' ? `add "${key}:"` : 'add it';
+    return [{ path: issue.path, missing: formatPath(issue.path), message: `is missing: ${add}; ${must}` }];
   }
-  let message = issue.message.replace(/^Invalid input: /, '');
-  if (issue.code === 'too_small' && !/must/.test(message)) message = `is too small (${message.toLowerCase()}): raise it`;
-  if (issue.code === 'too_big' && !/must/.test(message)) message = `is too big (${message.toLowerCase()}): lower it`;
-  if (issue.code === 'invalid_value' && !/must/.test(message)) message = `${message.toLowerCase()}: use one of the listed values`;
-  if (issue.code === 'invalid_type' && !/must/.test(message)) message = `has the wrong type (${message.toLowerCase()}): fix its value`;
-  return [{ path: issue.path, message }];
+
+  // Issues that are about the value itself say what was found, so the technician can compare.
+  switch (issue.code) {
+    case 'invalid_type':
+      return [{ path: issue.path, message: `found ${describe(value, secret)}, but ${must}${typeHint(issue.expected, value)}` }];
+    case 'invalid_value':
+    case 'invalid_format':
+    case 'too_small':
+    case 'too_big':
+      if (secret || (value !== null && typeof value === 'object')) return [{ path: issue.path, message: requirement }];
+      return [{ path: issue.path, message: `found ${describe(value)}, but ${must}` }];
+    case 'invalid_union': {
+      if (value !== null && typeof value === 'object') return [{ path: issue.path, message: requirement }];
+      const hint = secret && typeof value === 'number' ? ': put the secret in quotes' : '';
+      const what = issue.path[issue.path.length - 1];
+      const found = typeof what === 'string' && (issue as { discriminator?: string }).discriminator === what ? `${what}: ${String(value)}` : describe(value, secret);
+      return [{ path: issue.path, message: `found ${found}, but ${must}${hint}` }];
+    }
+    case 'custom':
+      // The schema's own checks; a refine on a plain value (e.g. the time zone) gets the value in front.
+      if (!secret && (typeof value === 'string' || typeof value === 'number') && /^is\b/.test(requirement))
+        return [{ path: issue.path, message: `"${String(value)}" ${requirement}` }];
+      return [{ path: issue.path, message: requirement }];
+    default:
+      return [{ path: issue.path, message: requirement }];
+  }
+}
+
+/** What to do about a YAML syntax error, by its code. */
+function yamlHint(code: string): string {
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return 'this key is given twice in the same section: keep one of them';
+    case 'TAB_AS_INDENT':
+      return 'indent with spaces, never tabs';
+    case 'MULTIPLE_DOCS':
+      return 'a center file holds one document: remove the "---" line and what follows, or merge it';
+    case 'BAD_DQ_ESCAPE':
+      return 'inside "double quotes" a backslash starts an escape: use single quotes, or write \\\\';
+    case 'MISSING_CHAR':
+      return 'a closing quote or bracket, or a "- " in a list, is missing: check this line and the one above';
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY':
+      return 'fix the indentation here or on the next line (keys of one section start in the same column), or quote a value that contains ": "';
+    default:
+      return 'fix the indentation (keys of one section start in the same column, with spaces) or the quoting on this line';
+  }
 }
 
 /** Parses and validates a center file's text; never throws. */
@@ -114,12 +302,17 @@ export function checkCenterText(text: string, file: string): { config?: CenterCo
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true });
   const problems: Problem[] = [];
+  const lines = new Set<number>();
   for (const e of doc.errors) {
+    const line = e.linePos?.[0]?.line ?? 1;
+    if (lines.has(line)) continue; // one cause, several complaints: the first one says it best
+    lines.add(line);
+    const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     problems.push({
       file,
-      line: e.linePos?.[0]?.line ?? 1,
+      line,
       path: '',
-      message: `YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}: fix the indentation or quoting on this line`,
+      message: `YAML syntax error: ${what}: ${yamlHint(e.code)}`,
       severity: 'error',
     });
   }
@@ -127,13 +320,25 @@ export function checkCenterText(text: string, file: string): { config?: CenterCo
     problems.push({ file, line: w.linePos?.[0]?.line ?? 1, path: '', message: w.message.split('\n')[0] ?? '', severity: 'warning' });
   }
   if (problems.some((p) => p.severity === 'error')) return { problems };
-  const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  if (doc.contents === null) {
+    problems.push({ file, line: 1, path: '', message: 'the file is empty: start from a copy of config/center.example.yaml', severity: 'error' });
+    return { problems };
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (e) {
+    problems.push({ file, line: 1, path: '', message: `YAML cannot be read: ${(e as Error).message}: remove the aliases (*name) that cause it`, severity: 'error' });
+    return { problems };
+  }
   const parsed = CenterFile.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      for (const m of issueMessage(issue, raw)) {
-        problems.push({ file, line: lineOf(doc, lc, m.path), path: formatPath(m.path), message: m.message, severity: 'error' });
-      }
+    const explained = parsed.error.issues.flatMap((issue) => issueMessage(issue, raw));
+    // A misspelt required key is reported once, as the misspelling, not also as missing.
+    const meant = new Set(explained.map((m) => m.meant).filter(Boolean));
+    for (const m of explained) {
+      if (m.missing && meant.has(m.missing)) continue;
+      problems.push({ file, line: lineOf(doc, lc, m.path), path: formatPath(m.path), message: m.message, severity: 'error' });
     }
     problems.sort((a, b) => a.line - b.line);
     return { problems };
@@ -154,23 +359,50 @@ function resolveSecrets(
   const problems: Problem[] = [];
   const base = dirname(file);
 
-  let fromFile: Record<string, unknown> = {};
+  /** The secrets file's entries, with their lines; undefined when the file is unusable (reported once, above). */
+  let fromFile: Map<string, { value: unknown; line: number }> | undefined;
+  let sfile = '';
   if (config.secrets) {
-    const sfile = resolve(base, config.secrets);
-    if (!existsSync(sfile)) {
-      problems.push({
-        file,
-        line: lineOf(doc, lc, ['secrets']),
-        path: 'secrets',
-        message: `file ${sfile} does not exist: create it (device id: secret, one a line) or fix the path`,
-        severity: 'error',
-      });
-    } else {
-      const sdoc = parseDocument(readFileSync(sfile, 'utf8'));
-      if (sdoc.errors.length) {
-        problems.push({ file: sfile, line: sdoc.errors[0]!.linePos?.[0]?.line ?? 1, path: '', message: `YAML syntax error: ${sdoc.errors[0]!.message.split('\n')[0]}`, severity: 'error' });
+    sfile = resolve(base, config.secrets);
+    const at = { file, line: lineOf(doc, lc, ['secrets']), path: 'secrets' };
+    let stext: string | undefined;
+    try {
+      stext = readFileSync(sfile, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const message =
+        code === 'ENOENT'
+          ? `secrets file ${sfile} does not exist: create it (one "device-id: secret" a line) or fix the path, which is relative to this file`
+          : code === 'EACCES'
+            ? `secrets file ${sfile} cannot be read: give the user running qhub read access (e.g. chown qhub, chmod 600)`
+            : code === 'EISDIR'
+              ? `${sfile} is a directory: give the path of the secrets .yaml file`
+              : `secrets file ${sfile} cannot be read (${(e as Error).message}): fix the path or the file`;
+      problems.push({ ...at, message, severity: 'error' });
+    }
+    if (stext !== undefined) {
+      const slc = new LineCounter();
+      const sdoc = parseDocument(stext, { lineCounter: slc, uniqueKeys: true });
+      const err = sdoc.errors[0];
+      if (err) {
+        const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        problems.push({ file: sfile, line: err.linePos?.[0]?.line ?? 1, path: '', message: `YAML syntax error: ${what}: ${yamlHint(err.code)}`, severity: 'error' });
+      } else if (sdoc.contents !== null && !isMap(sdoc.contents)) {
+        problems.push({ file: sfile, line: 1, path: '', message: 'must be a mapping of "device-id: secret" lines: rewrite it as one device a line', severity: 'error' });
       } else {
-        fromFile = (sdoc.toJS() as Record<string, unknown>) ?? {};
+        fromFile = new Map();
+        for (const pair of isMap(sdoc.contents) ? sdoc.contents.items : []) {
+          if (!isScalar(pair.key)) continue;
+          const node = pair.value as YamlNode | null;
+          fromFile.set(String(pair.key.value), {
+            value: isScalar(node) ? node.value : node ? [] : null, // a list or mapping: never a usable secret
+            line: slc.linePos((pair.key.range ?? [0])[0]).line,
+          });
+        }
+        const owners = new Set([...config.devices.map((d) => d.id), ...config.hub.users.map((u) => u.name)]);
+        for (const [k, { line }] of fromFile)
+          if (!owners.has(k))
+            problems.push({ file: sfile, line, path: k, message: `is not a device or user in ${basename(file)}: remove the line, or correct the id`, severity: 'warning' });
       }
     }
   }
@@ -182,10 +414,25 @@ function resolveSecrets(
   ): void => {
     const at = { file, line: lineOf(doc, lc, path), path: formatPath(path) };
     if (secret === undefined) {
-      const v = fromFile[owner];
+      if (!fromFile) return; // no usable secrets file: already reported
+      const entry = fromFile.get(owner);
+      const v = entry?.value;
       if (typeof v === 'string' && v.length >= 8) secrets.set(owner, v);
-      else if (config.secrets)
-        problems.push({ ...at, message: `no secret for "${owner}" in ${config.secrets}: add a line "${owner}: <secret of 8+ characters>"`, severity: 'error' });
+      else if (!entry)
+        problems.push({ ...at, message: `no secret for "${owner}" in ${config.secrets}: add a line "${owner}: <secret of 8+ characters>" there`, severity: 'error' });
+      else
+        problems.push({
+          file: sfile,
+          line: entry.line,
+          path: owner,
+          message:
+            typeof v === 'string'
+              ? 'is shorter than 8 characters: use a longer secret (e.g. from openssl rand -hex 16)'
+              : typeof v === 'number' || typeof v === 'boolean'
+                ? `is ${typeof v === 'number' ? 'a number' : String(v)}, not text: put the secret in quotes`
+                : `is ${v === null ? 'empty' : 'not text'}: write "${owner}: <secret of 8+ characters>"`,
+          severity: 'error',
+        });
       return;
     }
     if (typeof secret === 'string') {
@@ -222,13 +469,22 @@ export function checkCenterFile(file: string, env: NodeJS.ProcessEnv = process.e
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const what = err.code === 'ENOENT' ? 'file does not exist: check the path' : err.code === 'EACCES' ? 'cannot be read: check its permissions' : err.message;
+    const what =
+      err.code === 'ENOENT'
+        ? 'file does not exist: check the path and the spelling of the name'
+        : err.code === 'EACCES'
+          ? 'file cannot be read: give the user running qhub read access to it'
+          : err.code === 'EISDIR'
+            ? "is a directory: give the center's .yaml file, e.g. /etc/qhub/center.yaml"
+            : `file cannot be read (${err.message}): check the path`;
+    // Line 0: the problem is the file as a whole.
     return { problems: [{ file, line: 0, path: '', message: what, severity: 'error' }] };
   }
   const { config, problems } = checkCenterText(text, file);
   if (!config) return { problems };
   const s = resolveSecrets(config, file, text, env);
-  const all = [...problems, ...s.problems].sort((a, b) => a.line - b.line);
+  // The center file's problems by line, then those of the files it names (secrets).
+  const all = [...problems, ...s.problems].sort((a, b) => Number(a.file !== file) - Number(b.file !== file) || a.file.localeCompare(b.file) || a.line - b.line);
   if (all.some((p) => p.severity === 'error')) return { problems: all };
   return { loaded: { file, config, secrets: s.secrets, warnings: all }, problems: all };
 }
@@ -241,10 +497,10 @@ export function loadCenter(file: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 export function summary(c: CenterConfig): string {
-  const by = (k: string) => c.devices.filter((d) => d.kind === k).length;
+  const by = (k: string, name: string) => plural(c.devices.filter((d) => d.kind === k).length, name);
   return (
-    `${c.center.id}: ${c.services.length} services, ${c.windows.length} windows, ${c.devices.length} devices ` +
-    `(${by('dispenser')} dispensers, ${by('keypad')} keypads, ${by('display')} window displays, ${by('board')} boards, ${by('speaker')} speakers), ` +
+    `${c.center.id}: ${plural(c.services.length, 'service')}, ${plural(c.windows.length, 'window')}, ${plural(c.devices.length, 'device')} ` +
+    `(${by('dispenser', 'dispenser')}, ${by('keypad', 'keypad')}, ${by('display', 'window display')}, ${by('board', 'board')}, ${by('speaker', 'speaker')}), ` +
     `time zone ${c.center.timezone}, numbering restarts at ${c.center.day.rollover}`
   );
 }

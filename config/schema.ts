@@ -13,10 +13,10 @@ export const CONFIG_VERSION = 1;
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
 const ID = /^[a-z0-9][a-z0-9_-]{0,47}$/;
 
-const id = (what: string) =>
+const id = (what: string, example: string) =>
   z
-    .string({ error: `must be a text id for the ${what}, e.g. "intake"` })
-    .regex(ID, { error: `must be lowercase letters, digits, "-" or "_" (at most 48), e.g. "intake"` });
+    .string({ error: `must be a text id for the ${what}, e.g. "${example}"` })
+    .regex(ID, { error: `must be a ${what} id of lowercase letters, digits, "-" or "_" (at most 48), e.g. "${example}"` });
 
 const clock = (what: string) =>
   z.string({ error: `must be a time "HH:MM" (${what})` }).regex(HHMM, { error: `must be a 24-hour time "HH:MM" (${what}), e.g. "08:00"` });
@@ -24,7 +24,10 @@ const clock = (what: string) =>
 /** A name in the center's languages; Arabic is required, English optional. */
 export const Names = z.strictObject({
   ar: z.string({ error: 'must be the Arabic name as text' }).min(1, { error: 'must not be empty: give the Arabic name' }),
-  en: z.string({ error: 'must be the English name as text' }).min(1).optional(),
+  en: z
+    .string({ error: 'must be the English name as text' })
+    .min(1, { error: 'must not be empty: give the English name, or remove the en line' })
+    .optional(),
 });
 
 function validTimeZone(tz: string): boolean {
@@ -37,7 +40,7 @@ function validTimeZone(tz: string): boolean {
 }
 
 export const Center = z.strictObject({
-  id: id('center'),
+  id: id('center', 'mansoura-tc'),
   name: Names,
   timezone: z
     .string()
@@ -102,7 +105,7 @@ export const Queue = z
   .prefault({});
 
 export const Service = z.strictObject({
-  id: id('service'),
+  id: id('service', 'intake'),
   name: Names,
   prefix: z
     .string({ error: 'must be a ticket prefix: one to three capital letters, e.g. "A"' })
@@ -117,14 +120,18 @@ export const Service = z.strictObject({
 export const WINDOW_KINDS = ['intake', 'treasury', 'delivery', 'inquiry', 'complaints'] as const;
 
 export const Window = z.strictObject({
-  number: z.number({ error: 'must be the window number, e.g. 3' }).int().min(1).max(999),
+  number: z
+    .number({ error: 'must be the window number, e.g. 3' })
+    .int({ error: 'must be a whole window number, e.g. 3' })
+    .min(1, { error: 'must be a window number from 1 to 999' })
+    .max(999, { error: 'must be a window number from 1 to 999' }),
   name: Names.optional(),
   kind: z.enum(WINDOW_KINDS, { error: `must be one of ${WINDOW_KINDS.join(', ')}` }),
   /** Services called by this window, in order of preference. */
-  services: z.array(id('service')).min(1, { error: 'must list at least one service id this window calls' }),
+  services: z.array(id('service', 'intake')).min(1, { error: 'must list at least one service id this window calls' }),
   /** "order": the first service in the list with someone waiting; "oldest": the longest waiter across them. */
   pick: z.enum(['order', 'oldest']).default('order'),
-  zone: id('hall zone').default('hall'),
+  zone: id('hall zone', 'hall').default('hall'),
 });
 
 export const DEVICE_KINDS = ['dispenser', 'keypad', 'board', 'display', 'speaker'] as const;
@@ -159,7 +166,7 @@ export const Secret = z.union(
 );
 
 export const Device = z.strictObject({
-  id: id('device'),
+  id: id('device', 'kp-1'),
   kind: z.enum(DEVICE_KINDS, { error: `must be one of ${DEVICE_KINDS.join(', ')}` }),
   model: z.string().min(1).default('generic'),
   transport: Transport.default({ type: 'mqtt' }),
@@ -168,8 +175,8 @@ export const Device = z.strictObject({
   bind: z
     .strictObject({
       window: z.number().int().min(1).optional(),
-      services: z.array(id('service')).min(1).optional(),
-      zone: id('hall zone').optional(),
+      services: z.array(id('service', 'intake')).min(1).optional(),
+      zone: id('hall zone', 'hall').optional(),
     })
     .prefault({}),
   /** A device can be taken out of service without deleting it. */
@@ -207,7 +214,7 @@ export const Hub = z
     users: z
       .array(
         z.strictObject({
-          name: id('user'),
+          name: id('user', 'supervisor'),
           role: z.enum(['admin', 'monitor']),
           secret: Secret,
         }),
@@ -218,13 +225,18 @@ export const Hub = z
 
 function duplicates<T>(items: T[]): Map<T, number[]> {
   const seen = new Map<T, number[]>();
-  items.forEach((v, i) => seen.set(v, [...(seen.get(v) ?? []), i]));
+  items.forEach((v, i) => {
+    // A missing value is reported as missing, not as a duplicate of another missing one.
+    if (v !== undefined && v !== null) seen.set(v, [...(seen.get(v) ?? []), i]);
+  });
   return new Map([...seen].filter(([, idx]) => idx.length > 1));
 }
 
 export const CenterFile = z
   .strictObject({
-    version: z.literal(CONFIG_VERSION, { error: `must be ${CONFIG_VERSION}: this qhub reads config version ${CONFIG_VERSION}` }),
+    version: z.literal(CONFIG_VERSION, {
+      error: `must be ${CONFIG_VERSION}: this qhub reads only config version ${CONFIG_VERSION} (see docs/CONFIG.md)`,
+    }),
     center: Center,
     queue: Queue,
     services: z.array(Service).min(1, { error: 'must list at least one service' }),
@@ -245,14 +257,19 @@ const list = (x: unknown): Loose[] => (Array.isArray(x) ? x.map((v) => (v && typ
  * problem in one pass; it therefore reads the data defensively.
  */
 function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
+  if (!cfg || typeof cfg !== 'object') return; // reported as the wrong type already
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message, input: undefined });
   const services = list(cfg.services);
   const windows = list(cfg.windows);
   const devices = list(cfg.devices);
   const users = list(cfg.hub?.users);
-  const serviceIds = new Set(services.map((s) => s.id));
-  const windowNumbers = new Set(windows.map((w) => w.number));
-  const zones = new Set(windows.map((w) => w.zone ?? 'hall'));
+  const serviceIds = new Set(services.map((s) => s.id).filter((v): v is string => typeof v === 'string'));
+  const windowNumbers = new Set(windows.map((w) => w.number).filter((v): v is number => Number.isInteger(v)));
+  const zones = new Set(windows.map((w) => w.zone ?? 'hall').filter((v): v is string => typeof v === 'string'));
+  // While a window's number or zone is itself wrong (and reported), "does not exist" about it would only mislead.
+  const numbersKnown = windows.every((w) => Number.isInteger(w.number));
+  const zonesKnown = windows.every((w) => w.zone === undefined || typeof w.zone === 'string');
+  const oneOf = (xs: Iterable<unknown>) => [...xs].join(', ') || '(none defined)';
 
   for (const [sid, idx] of duplicates(services.map((s) => s.id)))
     for (const i of idx.slice(1)) issue(['services', i, 'id'], `"${sid}" is used by two services: give each service its own id`);
@@ -260,7 +277,8 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
     for (const i of idx.slice(1))
       issue(['services', i, 'prefix'], `prefix "${p}" is already used by service "${services[idx[0]!]!.id}": give each service its own prefix`);
   services.forEach((s, i) => {
-    if (typeof s.first === 'number' && typeof s.last === 'number' && s.first >= s.last)
+    // Only when both are otherwise valid: a last of 0 is already "must be 1 or more".
+    if (Number.isInteger(s.first) && Number.isInteger(s.last) && s.first >= 0 && s.last >= 1 && s.first >= s.last)
       issue(['services', i, 'last'], `must be greater than first (${s.first}): numbers run from first to last, then wrap`);
   });
 
@@ -270,7 +288,7 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
     const ws: unknown[] = Array.isArray(w.services) ? w.services : [];
     ws.forEach((sid, j) => {
       if (typeof sid === 'string' && !serviceIds.has(sid))
-        issue(['windows', i, 'services', j], `service "${sid}" does not exist: use one of ${[...serviceIds].join(', ')}`);
+        issue(['windows', i, 'services', j], `service "${sid}" does not exist: use one of ${oneOf(serviceIds)}`);
     });
     for (const [sid, idx] of duplicates(ws))
       for (const j of idx.slice(1)) issue(['windows', i, 'services', j], `service "${String(sid)}" is listed twice: list it once`);
@@ -288,16 +306,16 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
     if (userNames.has(d.id)) issue(['devices', i, 'id'], `"${d.id}" is also a hub user name: device ids and user names must differ`);
     if (d.id === 'hub') issue(['devices', i, 'id'], `"hub" is reserved for the hub itself: choose another id`);
     const b: Loose = d.bind && typeof d.bind === 'object' ? d.bind : {};
-    if (typeof b.window === 'number' && !windowNumbers.has(b.window))
-      issue(['devices', i, 'bind', 'window'], `window ${b.window} does not exist: use one of ${[...windowNumbers].join(', ')}`);
+    if (typeof b.window === 'number' && numbersKnown && !windowNumbers.has(b.window))
+      issue(['devices', i, 'bind', 'window'], `window ${b.window} does not exist: use one of ${oneOf(windowNumbers)}`);
     (Array.isArray(b.services) ? b.services : []).forEach((sid: unknown, j: number) => {
       if (typeof sid === 'string' && !serviceIds.has(sid))
-        issue(['devices', i, 'bind', 'services', j], `service "${sid}" does not exist: use one of ${[...serviceIds].join(', ')}`);
+        issue(['devices', i, 'bind', 'services', j], `service "${sid}" does not exist: use one of ${oneOf(serviceIds)}`);
     });
-    if (typeof b.zone === 'string' && !zones.has(b.zone))
-      issue(['devices', i, 'bind', 'zone'], `hall zone "${b.zone}" has no window: use one of ${[...zones].join(', ')}`);
+    if (typeof b.zone === 'string' && zonesKnown && !zones.has(b.zone))
+      issue(['devices', i, 'bind', 'zone'], `hall zone "${b.zone}" has no window: use one of ${oneOf(zones)}`);
     const need: Record<string, string> = { keypad: 'window', display: 'window', dispenser: 'services' };
-    const key = need[d.kind];
+    const key = typeof d.kind === 'string' && Object.hasOwn(need, d.kind) ? need[d.kind] : undefined;
     if (key && b[key] === undefined)
       issue(['devices', i, 'bind'], `a ${d.kind} must be bound to ${key === 'window' ? 'a window: bind: {window: N}' : 'its services: bind: {services: [...]}'}`);
     if ((d.kind === 'board' || d.kind === 'speaker') && b.zone === undefined && b.window === undefined)

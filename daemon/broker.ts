@@ -239,6 +239,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (!this.buckets.get(c.id)?.take()) {
       this.sendError(d.id, undefined, 'rate_limited', `more than ${m.messagesPerSecond} messages a second: slow down`);
       this.rateLog(d.id);
+      this.throttle(c);
       return drop();
     }
     const t = parseDevTopic(packet.topic);
@@ -282,6 +283,19 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.opts.log.error({ device: d.id, err: e }, 'request handler failed');
     }
     drop();
+  }
+
+  /**
+   * Stops reading from a client over its rate for a second: TCP flow control
+   * then slows the sender itself, and the hub spends nothing on its backlog.
+   */
+  private throttle(c: QClient): void {
+    const q = c as unknown as { _paused?: boolean; pause(): void; resume(): void; closed?: boolean };
+    if (q._paused) return;
+    q.pause();
+    setTimeout(() => {
+      if (!q.closed) q.resume();
+    }, 1000).unref();
   }
 
   private readonly rateLogged = new Map<string, number>();

@@ -542,7 +542,8 @@ export class Engine {
         st.day = e.to;
         st.counters = {};
         st.sincePriority = {};
-        st.refs = {};
+        // Keep recent command ids: a dispenser retry just after the rollover must not issue a second ticket.
+        for (const [k, v] of Object.entries(st.refs)) if (e.at - v.at >= DEDUPE_MS) delete st.refs[k];
         for (const [id, tk] of Object.entries(st.tickets)) if (!ACTIVE.has(tk.status)) delete st.tickets[id];
         for (const w of Object.values(st.windows)) w.served = 0;
         return;

@@ -1,0 +1,310 @@
+/**
+ * `qhub check-config FILE`, run as the real compiled CLI (dist/daemon/cli.js) on
+ * the example center and on broken copies of it. Each broken case checks the
+ * exit code and the exact `FILE:LINE: key.path:` prefix, with LINE found by
+ * looking for the offending line in the broken text.
+ *
+ * `npm test` builds first; run `npm run build` before `vitest run` by hand.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadCenter } from '../config/load.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'dist/daemon/cli.js');
+const EXAMPLE = join(ROOT, 'config/center.example.yaml');
+const EXAMPLE_SECRETS = join(ROOT, 'config/center.example.secrets.yaml');
+const SECRETS_NAME = 'center.example.secrets.yaml';
+const example = readFileSync(EXAMPLE, 'utf8');
+const parsedExample = parse(example) as {
+  services: { id: string }[];
+  windows: { number: number }[];
+  devices: { id: string }[];
+};
+
+const serviceIndex = (id: string) => indexOrThrow(parsedExample.services.findIndex((s) => s.id === id), `service ${id}`);
+const windowIndex = (n: number) => indexOrThrow(parsedExample.windows.findIndex((w) => w.number === n), `window ${n}`);
+const deviceIndex = (id: string) => indexOrThrow(parsedExample.devices.findIndex((d) => d.id === id), `device ${id}`);
+function indexOrThrow(i: number, what: string): number {
+  if (i < 0) throw new Error(`the example center has no ${what}; update this test`);
+  return i;
+}
+
+let tmp: string;
+let caseNo = 0;
+
+beforeAll(() => {
+  if (!existsSync(CLI))
+    throw new Error(`${CLI} does not exist: build first with "npm run build" (npm test does it), then run vitest`);
+  for (const [src, out] of [
+    ['config/load.ts', 'dist/config/load.js'],
+    ['config/schema.ts', 'dist/config/schema.js'],
+    ['daemon/cli.ts', 'dist/daemon/cli.js'],
+  ] as const) {
+    const o = join(ROOT, out);
+    if (!existsSync(o) || statSync(o).mtimeMs < statSync(join(ROOT, src)).mtimeMs)
+      throw new Error(`${out} is older than ${src}: rebuild with "npm run build" before running these tests`);
+  }
+  tmp = mkdtempSync(join(tmpdir(), 'qhub-check-config-'));
+});
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Runs the compiled CLI; returns the exit code and stdout+stderr. */
+function checkConfig(file: string, env: Record<string, string | undefined> = {}): { code: number | null; out: string } {
+  const r = spawnSync(process.execPath, [CLI, 'check-config', file], {
+    encoding: 'utf8',
+    env: { ...process.env, QHUB_SUPERVISOR_SECRET: 'supervisor-secret-for-tests', ...env },
+    timeout: 30_000,
+  });
+  if (r.error) throw r.error;
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Writes `text` as center.yaml in a fresh directory, with the example secrets file beside it unless told not to. */
+function writeCenter(text: string, opts: { secrets?: string | false } = {}): string {
+  const dir = join(tmp, `case-${++caseNo}`);
+  mkdirSync(dir);
+  if (opts.secrets === undefined) copyFileSync(EXAMPLE_SECRETS, join(dir, SECRETS_NAME));
+  else if (opts.secrets !== false) writeFileSync(join(dir, SECRETS_NAME), opts.secrets);
+  const file = join(dir, 'center.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+/** `text` with the one occurrence of `from` replaced; fails if `from` is not there exactly once. */
+function replaceOnce(text: string, from: string, to: string): string {
+  const n = text.split(from).length - 1;
+  if (n !== 1) throw new Error(`expected exactly one ${JSON.stringify(from)} in the text, found ${n}; update this test`);
+  return text.replace(from, () => to);
+}
+
+/** 1-based numbers of the lines that contain `needle`. */
+function linesWith(text: string, needle: string): number[] {
+  return text
+    .split('\n')
+    .map((l, i) => (l.includes(needle) ? i + 1 : 0))
+    .filter((n) => n > 0);
+}
+
+/** 1-based number of the one line that contains `needle`. */
+function lineWith(text: string, needle: string): number {
+  const ls = linesWith(text, needle);
+  if (ls.length !== 1) throw new Error(`expected one line with ${JSON.stringify(needle)}, found ${ls.length}`);
+  return ls[0]!;
+}
+
+/** Asserts a failed check whose output has the `FILE:LINE: path:` prefix; returns that output line. */
+function expectProblem(run: { code: number | null; out: string }, prefix: string): string {
+  expect(run.code, run.out).toBe(1);
+  const line = run.out.split('\n').find((l) => l.startsWith(prefix));
+  expect(line, `no line starts with ${JSON.stringify(prefix)} in:\n${run.out}`).toBeDefined();
+  return line!;
+}
+
+describe('qhub check-config (compiled CLI)', () => {
+  it('accepts the example center and prints a one-line summary', () => {
+    const run = checkConfig(EXAMPLE);
+    expect(run.code, run.out).toBe(0);
+    const lines = run.out.trim().split('\n');
+    expect(lines, run.out).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^${EXAMPLE.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: OK`));
+    expect(lines[0]).toContain('10 windows');
+    expect(lines[0]).toContain('5 services');
+  });
+
+  it('passes with a warning when a secret from the environment is not set', () => {
+    const run = checkConfig(EXAMPLE, { QHUB_SUPERVISOR_SECRET: undefined });
+    expect(run.code, run.out).toBe(0);
+    const line = lineWith(example, 'secret: {env: QHUB_SUPERVISOR_SECRET}');
+    expect(run.out).toContain(`${EXAMPLE}:${line}: warning: hub.users[0].secret: environment variable QHUB_SUPERVISOR_SECRET is not set`);
+    expect(run.out).toContain('10 windows');
+  });
+
+  it('reports an unknown key (a typo) and suggests the right one', () => {
+    const text = replaceOnce(example, '    prefix: A\n', '    prefx: A\n');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const i = serviceIndex('intake');
+    const line = expectProblem(run, `${file}:${lineWith(text, 'prefx: A')}: services[${i}].prefx: `);
+    expect(line).toContain('unknown key "prefx"');
+    expect(line).toContain('did you mean "prefix"');
+    // The misspelt key is not reported a second time as a missing "prefix".
+    expect(run.out).not.toContain(`services[${i}].prefix:`);
+  });
+
+  it('reports a wrong type with what was expected and what was found', () => {
+    const text = replaceOnce(example, '  - number: 3\n', '  - number: three\n');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'number: three')}: windows[${windowIndex(3)}].number: `);
+    expect(line).toContain('found the text "three"');
+    expect(line).toContain('must be the window number');
+    // No follow-on complaints about devices bound to window 3.
+    expect(run.out).not.toContain('does not exist');
+  });
+
+  it('reports a window serving a service that does not exist', () => {
+    const text = replaceOnce(example, 'services: [intake, complaints]', 'services: [intake, complains]');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, '[intake, complains]')}: windows[${windowIndex(4)}].services[1]: `);
+    expect(line).toContain('service "complains" does not exist');
+    expect(line).toContain('complaints');
+  });
+
+  it('reports two devices with one id', () => {
+    const text = replaceOnce(example, '  - id: kp-2\n', '  - id: kp-1\n');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const second = linesWith(text, '  - id: kp-1')[1]!;
+    const line = expectProblem(run, `${file}:${second}: devices[${deviceIndex('kp-2')}].id: `);
+    expect(line).toContain('"kp-1" is used by two devices');
+  });
+
+  it('reports a ticket prefix used twice', () => {
+    const text = replaceOnce(example, '    prefix: B\n', '    prefix: A\n');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const second = linesWith(text, '    prefix: A')[1]!;
+    const line = expectProblem(run, `${file}:${second}: services[${serviceIndex('treasury')}].prefix: `);
+    expect(line).toContain('prefix "A" is already used by service "intake"');
+  });
+
+  it('reports a time zone that does not exist', () => {
+    const text = replaceOnce(example, 'timezone: Africa/Cairo', 'timezone: Africa/Mansoura');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'Africa/Mansoura')}: center.timezone: `);
+    expect(line).toContain('"Africa/Mansoura" is not a known IANA time zone');
+  });
+
+  it('reports a rollover time of 25:00', () => {
+    const text = replaceOnce(example, 'rollover: "03:00"', 'rollover: "25:00"');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'rollover: "25:00"')}: center.day.rollover: `);
+    expect(line).toContain('"25:00"');
+    expect(line).toContain('HH:MM');
+  });
+
+  it('reports a missing required key at the start of its section', () => {
+    const text = replaceOnce(example, '    prefix: C\n', '');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, '  - id: delivery')}: services[${serviceIndex('delivery')}].prefix: `);
+    expect(line).toContain('is missing');
+  });
+
+  it('reports a YAML syntax error (bad indentation) on its line', () => {
+    const text = replaceOnce(example, '\n  timezone: Africa/Cairo', '\n   timezone: Africa/Cairo');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'timezone: Africa/Cairo')}: YAML syntax error: `);
+    expect(line).toMatch(/indentation/);
+  });
+
+  it('reports a keypad bound to a window that does not exist', () => {
+    const kp7 = '  - id: kp-7\n    kind: keypad\n    model: qhub-keypad\n    bind: {window: 7}\n';
+    const text = replaceOnce(example, kp7, kp7.replace('{window: 7}', '{window: 17}'));
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, '{window: 17}')}: devices[${deviceIndex('kp-7')}].bind.window: `);
+    expect(line).toContain('window 17 does not exist');
+  });
+
+  it('reports a missing secrets file once, on the secrets line', () => {
+    const file = writeCenter(example, { secrets: false });
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(example, `secrets: ${SECRETS_NAME}`)}: secrets: `);
+    expect(line).toContain(`${join(dirname(file), SECRETS_NAME)} does not exist`);
+    // Not also one complaint per device.
+    expect(run.out).not.toContain('no secret for');
+  });
+
+  it('reports a device missing from the secrets file', () => {
+    const secrets = replaceOnce(readFileSync(EXAMPLE_SECRETS, 'utf8'), 'kp-5: demo-kp-5-4980d3b7\n', '');
+    const file = writeCenter(example, { secrets });
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(example, '  - id: kp-5')}: devices[${deviceIndex('kp-5')}].secret: `);
+    expect(line).toContain('no secret for "kp-5"');
+    expect(line).toContain('"kp-5: <secret');
+  });
+
+  it('reports a file that does not exist', () => {
+    const file = join(tmp, 'no-such-dir', 'center.yaml');
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:0: `);
+    expect(line).toContain('does not exist');
+  });
+
+  it('reports a config version it does not read', () => {
+    const text = replaceOnce(example, '\nversion: 1\n', '\nversion: 2\n');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'version: 2')}: version: `);
+    expect(line).toContain('found 2, but it must be 1');
+  });
+
+  it('reports every problem of a file in one run, in line order', () => {
+    let text = example;
+    text = replaceOnce(text, 'timezone: Africa/Cairo', 'timezone: Mars/Olympus');
+    text = replaceOnce(text, 'rollover: "03:00"', 'rollover: "25:00"');
+    text = replaceOnce(text, '    prefix: A\n', '    prefx: A\n');
+    text = replaceOnce(text, 'services: [intake, complaints]', 'services: [intake, complains]');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const expected = [
+      `${file}:${lineWith(text, 'Mars/Olympus')}: center.timezone: `,
+      `${file}:${lineWith(text, 'rollover: "25:00"')}: center.day.rollover: `,
+      `${file}:${lineWith(text, 'prefx: A')}: services[${serviceIndex('intake')}].prefx: `,
+      `${file}:${lineWith(text, '[intake, complains]')}: windows[${windowIndex(4)}].services[1]: `,
+    ];
+    for (const prefix of expected) expectProblem(run, prefix);
+    const order = expected.map((p) => run.out.indexOf(p));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(run.out).toContain(`${file}: 4 problems`);
+  });
+});
+
+describe('loadCenter secrets', () => {
+  it('resolves {env: VAR}, {file: path}, the secrets file and inline secrets', () => {
+    let text = example;
+    text = replaceOnce(text, '  - id: kp-1\n', '  - id: kp-1\n    secret: {env: QHUB_TEST_KP1_SECRET}\n');
+    text = replaceOnce(text, '  - id: kp-2\n', '  - id: kp-2\n    secret: {file: kp-2.secret}\n');
+    text = replaceOnce(text, '  - id: kp-3\n', '  - id: kp-3\n    secret: inline-secret-kp3\n');
+    const file = writeCenter(text);
+    writeFileSync(join(dirname(file), 'kp-2.secret'), 'from-a-file-kp2\n');
+
+    const loaded = loadCenter(file, { QHUB_TEST_KP1_SECRET: 'from-the-env-kp1', QHUB_SUPERVISOR_SECRET: 'supervisor-from-env' });
+    expect(loaded.secrets.get('kp-1')).toBe('from-the-env-kp1');
+    expect(loaded.secrets.get('kp-2')).toBe('from-a-file-kp2');
+    expect(loaded.secrets.get('kp-3')).toBe('inline-secret-kp3');
+    expect(loaded.secrets.get('kp-4')).toBe('demo-kp-4-c1a77c5a');
+    expect(loaded.secrets.get('supervisor')).toBe('supervisor-from-env');
+    expect(loaded.warnings).toEqual([]);
+  });
+
+  it('loads, with a warning and no secret, when an env variable or secret file is missing', () => {
+    let text = example;
+    text = replaceOnce(text, '  - id: kp-1\n', '  - id: kp-1\n    secret: {env: QHUB_TEST_UNSET_SECRET}\n');
+    text = replaceOnce(text, '  - id: kp-2\n', '  - id: kp-2\n    secret: {file: no-such.secret}\n');
+    const file = writeCenter(text);
+
+    const loaded = loadCenter(file, { QHUB_SUPERVISOR_SECRET: 'supervisor-from-env' });
+    expect(loaded.secrets.has('kp-1')).toBe(false);
+    expect(loaded.secrets.has('kp-2')).toBe(false);
+    expect(loaded.warnings.map((w) => `${w.line}: ${w.path}`)).toEqual([
+      `${lineWith(text, 'QHUB_TEST_UNSET_SECRET')}: devices[${deviceIndex('kp-1')}].secret`,
+      `${lineWith(text, 'no-such.secret')}: devices[${deviceIndex('kp-2')}].secret`,
+    ]);
+    expect(loaded.warnings.every((w) => w.severity === 'warning')).toBe(true);
+  });
+});
