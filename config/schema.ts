@@ -184,7 +184,7 @@ export const Device = z.strictObject({
 });
 
 export const Tls = z.strictObject({
-  port: z.number().int().min(1).max(65535).default(8883),
+  port: z.number().int().min(0).max(65535).default(8883),
   cert: z.string().min(1),
   key: z.string().min(1),
 });

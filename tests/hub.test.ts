@@ -2,10 +2,12 @@
  * The running hub, end to end: the compiled daemon as a child process, its
  * embedded broker on an ephemeral port, devices as real mqtt.js clients.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connackCode, connectDevice, exampleSecrets, startHub, testCenter, type RunningHub, type TestDevice } from './helpers/hub.js';
+import { CLI, connackCode, connectDevice, exampleSecrets, startHub, testCenter, type RunningHub, type TestDevice } from './helpers/hub.js';
 
 const secrets = exampleSecrets();
 const FLOODER = new URL('../dist/tests/helpers/flooder.js', import.meta.url).pathname;
@@ -104,8 +106,10 @@ describe('running hub: citizen flow and device protocol', () => {
     expect(await connackCode(hub.mqttPort, 'kp-3', 'kp-3', 'not-the-secret')).toBe(5);
     expect(await connackCode(hub.mqttPort, 'rogue-9', 'rogue-9', 'whatever-secret')).toBe(5);
     expect(await connackCode(hub.mqttPort, 'kp-3', 'kp-4', secrets['kp-4']!)).toBe(5); // id and username must match
+    // Three refusals from one address: one log line now, the rest summed up later, not one line each.
     const logged = hub.logs.filter((l) => l.msg === 'login refused (not authorized)');
-    expect(logged.length).toBeGreaterThan(0);
+    expect(logged.length).toBe(1);
+    expect(logged[0]).toMatchObject({ addr: '127.0.0.1', reason: 'wrong secret' });
     expect(JSON.stringify(hub.logs)).not.toContain('not-the-secret');
     const disp = await dev('disp-1');
     expect((await disp.request('press', { service: 'intake' }, 'ticket')).leaf).toBe('ticket');
@@ -178,6 +182,37 @@ describe('running hub: citizen flow and device protocol', () => {
     expect(h.devices.list.find((d) => d.id === 'wd-2')?.online).toBe(true);
     expect(h.devices.list.find((d) => d.id === 'wd-10')?.online).toBe(false);
     expect((await fetch(`http://127.0.0.1:${hub.httpPort}/nope`)).status).toBe(404);
+  });
+});
+
+describe('running hub: MQTT over WebSocket and TLS', () => {
+  it('serves a board over WebSocket at /mqtt on the HTTP port and a keypad over TLS', async () => {
+    const { dir, config } = testCenter((doc, d) => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(d, 'key.pem'), '-out', join(d, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+      doc.setIn(['hub', 'mqtt', 'tls'], doc.createNode({ port: 0, cert: join(d, 'cert.pem'), key: join(d, 'key.pem') }));
+    });
+    const hub = await startHub(config, join(dir, 'data'));
+    const tlsPort = hub.logs.find((l) => l.msg === 'qhub ready')!.tls as number;
+    expect(tlsPort).toBeGreaterThan(0);
+    const ws = await mqtt.connectAsync(`ws://127.0.0.1:${hub.httpPort}/mqtt`, { clientId: 'board-2', username: 'board-2', password: secrets['board-2']!, protocolVersion: 4, reconnectPeriod: 0 });
+    const tls = await mqtt.connectAsync({ protocol: 'mqtts', host: '127.0.0.1', port: tlsPort, rejectUnauthorized: false, clientId: 'kp-8', username: 'kp-8', password: secrets['kp-8']!, protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const displays: Record<string, unknown>[] = [];
+      ws.on('message', (_t, p) => displays.push(JSON.parse(p.toString()) as Record<string, unknown>));
+      await ws.subscribeAsync('qhub/dev/board-2/display', { qos: 1 });
+      const screens: Record<string, unknown>[] = [];
+      tls.on('message', (_t, p) => screens.push(JSON.parse(p.toString()) as Record<string, unknown>));
+      await tls.subscribeAsync('qhub/dev/kp-8/screen', { qos: 1 });
+      const disp = await connectDevice(hub.mqttPort, 'disp-1', secrets['disp-1']!);
+      await disp.request('press', { service: 'delivery' }, 'ticket');
+      await tls.publishAsync('qhub/dev/kp-8/cmd', JSON.stringify({ v: 1, id: 'tls-1', cmd: 'next' }), { qos: 1 });
+      await vi.waitFor(() => expect(screens.some((s) => s.re === 'tls-1' && s.t === 'C001')).toBe(true), { timeout: 3000 });
+      await vi.waitFor(() => expect(displays.some((d) => (d.flash as { t: string } | null)?.t === 'C001')).toBe(true), { timeout: 3000 });
+      await disp.close();
+    } finally {
+      await Promise.all([ws.endAsync(), tls.endAsync()]);
+      expect(await hub.stop()).toBe(0);
+    }
   });
 });
 
@@ -256,5 +291,25 @@ describe('running hub: killed and restarted mid-flow', () => {
       expect(await hub.stop()).toBe(0);
     }
     expect(hub.logs.some((l) => l.msg === 'stopped: store closed')).toBe(true);
+  });
+});
+
+describe('running hub: refuses to start on a broken config or an unusable port', () => {
+  it('exits 1 and names the file, line and key of each problem', () => {
+    const { dir, config } = testCenter((doc) => doc.setIn(['windows', 0, 'services'], doc.createNode(['intake', 'licences'])));
+    const r = spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`${config.replaceAll('/', '\\/')}:\\d+: windows\\[0\\]\\.services\\[1\\]: service \\\\"licences\\\\" does not exist`));
+  });
+
+  it('exits 1 with a hint when the MQTT port is taken', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as AddressInfo).port;
+    const { dir, config } = testCenter((doc) => doc.setIn(['hub', 'mqtt', 'port'], port));
+    const r = spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], { encoding: 'utf8', timeout: 20_000 });
+    blocker.close();
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('another program uses this port');
   });
 });

@@ -18,12 +18,12 @@ export function exampleSecrets(): Record<string, string> {
 }
 
 /** A copy of the example center on ephemeral loopback ports, optionally edited. */
-export function testCenter(edit?: (doc: ReturnType<typeof parseDocument>) => void): { dir: string; config: string } {
+export function testCenter(edit?: (doc: ReturnType<typeof parseDocument>, dir: string) => void): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'qhub-test-'));
   const doc = parseDocument(readFileSync(EXAMPLE, 'utf8'));
   doc.setIn(['hub', 'mqtt'], doc.createNode({ host: '127.0.0.1', port: 0 }));
   doc.setIn(['hub', 'http'], doc.createNode({ host: '127.0.0.1', port: 0 }));
-  edit?.(doc);
+  edit?.(doc, dir);
   const config = join(dir, 'center.yaml');
   writeFileSync(config, doc.toString());
   copyFileSync(EXAMPLE.replace('.yaml', '.secrets.yaml'), join(dir, 'center.example.secrets.yaml'));
