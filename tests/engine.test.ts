@@ -1093,3 +1093,16 @@ describe('replay', () => {
     expect(Object.keys(replica.state.tickets).length).toBeGreaterThan(3);
   });
 });
+
+describe('retries across the rollover', () => {
+  it('a press retried just after the day changed does not issue a second ticket', () => {
+    const hub = new Hub(exampleConfig((c) => (c.center.day.leftovers = 'carry')));
+    const first = hub.issue('intake', T('02:59', '2024-01-16'), { source: 'disp-1', id: 'boot1-9' });
+    expect(first.day).toBe('2024-01-15');
+    const retry = hub.ok({ type: 'issue', service: 'intake', source: 'disp-1', id: 'boot1-9' }, T('03:01', '2024-01-16'));
+    expect(retry.duplicate).toBe(true);
+    expect(retry.ticket).toBe(first.id);
+    // The next real press starts the new day's numbering, skipping A001 that was carried over and still waits.
+    expect(hub.issue('intake', T('03:02', '2024-01-16'), { source: 'disp-1', id: 'boot1-10' }).number).toBe('A002');
+  });
+});
