@@ -1106,3 +1106,16 @@ describe('retries across the rollover', () => {
     expect(hub.issue('intake', T('03:02', '2024-01-16'), { source: 'disp-1', id: 'boot1-10' }).number).toBe('A002');
   });
 });
+
+describe('retries across the rollover, when leftovers are cancelled', () => {
+  it('a retried press whose ticket the rollover cancelled gets a new ticket of the new day', () => {
+    const hub = new Hub(exampleConfig((c) => (c.center.day.leftovers = 'cancel')));
+    const first = hub.issue('intake', T('02:59', '2024-01-16'), { source: 'disp-1', id: 'boot1-9' });
+    const retry = hub.ok({ type: 'issue', service: 'intake', source: 'disp-1', id: 'boot1-9' }, T('03:01', '2024-01-16'));
+    expect(retry.duplicate).toBeFalsy();
+    const t = hub.engine.state.tickets[retry.ticket!]!;
+    expect(t.day).toBe('2024-01-16');
+    expect(t.number).toBe('A001');
+    expect(t.id).not.toBe(first.id);
+  });
+});

@@ -185,6 +185,30 @@ describe('running hub: citizen flow and device protocol', () => {
   });
 });
 
+describe('running hub: a device over its rate', () => {
+  it('is told, slowed down and then served again on the same connection', async () => {
+    const { dir, config } = testCenter();
+    const hub = await startHub(config, join(dir, 'data'));
+    const disp = await connectDevice(hub.mqttPort, 'disp-2', secrets['disp-2']!);
+    try {
+      const mark = disp.mark();
+      // A stuck button: 100 presses at once, QoS 1, over the burst of 40.
+      await Promise.all(Array.from({ length: 100 }, (_, i) => disp.client.publishAsync('qhub/dev/disp-2/press', JSON.stringify({ v: 1, id: `s${i}`, service: 'intake' }), { qos: 1 })));
+      await disp.waitFor('error', (b) => b.code === 'rate_limited', 3000, mark);
+      const tickets = disp.messages.slice(mark).filter((m) => m.topic.endsWith('/ticket')).length;
+      expect(tickets).toBeGreaterThanOrEqual(35);
+      expect(tickets).toBeLessThan(60);
+      await new Promise((r) => setTimeout(r, 1500));
+      const after = await disp.request('press', { service: 'treasury' }, 'ticket', 3000);
+      expect(after.leaf).toBe('ticket');
+      expect((after.body.ticket as { t: string }).t).toBe('B001');
+    } finally {
+      await disp.close();
+      await hub.stop();
+    }
+  });
+});
+
 describe('running hub: MQTT over WebSocket and TLS', () => {
   it('serves a board over WebSocket at /mqtt on the HTTP port and a keypad over TLS', async () => {
     const { dir, config } = testCenter((doc, d) => {

@@ -176,7 +176,9 @@ export class Engine {
     const ref = cmd.source && cmd.id ? `${cmd.source}/${cmd.id}` : undefined;
     if (ref) {
       const seen = this.state.refs[ref];
-      if (seen && Math.abs(now - seen.at) < DEDUPE_MS) return { ok: true, events: [], duplicate: true, ticket: seen.ticket };
+      // A retry whose ticket was cancelled by the rollover is a new request: the citizen still needs a ticket.
+      const gone = seen?.ticket !== undefined && !this.state.tickets[seen.ticket];
+      if (seen && !gone && Math.abs(now - seen.at) < DEDUPE_MS) return { ok: true, events: [], duplicate: true, ticket: seen.ticket };
     }
     try {
       return this.decideFresh(cmd, now);
