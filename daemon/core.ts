@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { CenterConfig } from '../config/schema.js';
 import { Engine, type EngineState } from './engine/engine.js';
 import { Figures } from './engine/stats.js';
-import { EngineError, ERROR_CODES, type Command, type ErrorCode, type StoredEvent, type Ticket } from './engine/types.js';
+import { ERROR_CODES, type Command, type ErrorCode, type StoredEvent, type Ticket } from './engine/types.js';
 import { Store, StoreError } from './store/store.js';
 
 export type CoreResult =
@@ -80,7 +80,7 @@ export class Core extends EventEmitter<CoreEvents> {
   /** Rolls the business day over when it is due. The daemon calls this on a timer. */
   tick(): CoreResult {
     const now = this.now();
-    return this.commit(this.engine.stamp(this.engine.decideRollover(now), now), false);
+    return this.commit(this.engine.stamp(this.engine.decideRollover(now), now));
   }
 
   /** Runs one command: rollover if due, decide, commit, apply, announce. */
@@ -101,7 +101,7 @@ export class Core extends EventEmitter<CoreEvents> {
       const ticket = decision.ticket ? this.engine.state.tickets[decision.ticket] : undefined;
       return { ok: true, events: [], duplicate: true, ...(ticket ? { ticket } : {}) };
     }
-    const r = this.commit(this.engine.stamp(decision.events, now, cmd), false);
+    const r = this.commit(this.engine.stamp(decision.events, now, cmd));
     if (!r.ok) return r;
     const ticket = decision.ticket ? this.engine.state.tickets[decision.ticket] : undefined;
     return { ...r, ...(ticket ? { ticket } : {}) };
@@ -125,8 +125,8 @@ export class Core extends EventEmitter<CoreEvents> {
     return now;
   }
 
-  private commit(events: ReturnType<Engine['stamp']>, duplicate: boolean): CoreResult {
-    if (!events.length) return { ok: true, events: [], duplicate };
+  private commit(events: ReturnType<Engine['stamp']>): CoreResult {
+    if (!events.length) return { ok: true, events: [], duplicate: false };
     let stored: StoredEvent[];
     try {
       stored = this.store.append(events);
@@ -148,7 +148,7 @@ export class Core extends EventEmitter<CoreEvents> {
     this.sinceSnapshot += stored.length;
     if (rolled || this.sinceSnapshot >= (this.opts.snapshotEvery ?? 2000)) this.snapshot();
     this.emit('committed', stored);
-    return { ok: true, events: stored, duplicate };
+    return { ok: true, events: stored, duplicate: false };
   }
 
   snapshot(): void {
@@ -169,4 +169,3 @@ export class Core extends EventEmitter<CoreEvents> {
   }
 }
 
-export { EngineError };
