@@ -222,11 +222,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private authorizePublish(c: QClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     if (!c) return cb(null); // a will restored by the broker itself; live wills come with their client and are checked like any publish
     const p = c.qhub;
-    const drop = () => {
+    /** Acknowledges the packet but sends it nowhere (MQTT 3.1.1 has no refusal for a PUBLISH). */
+    const drop = (delayMs = 0) => {
       packet.topic = VOID_TOPIC;
       packet.retain = false;
       packet.payload = Buffer.alloc(0);
-      cb(null);
+      if (delayMs) setTimeout(() => cb(null), delayMs).unref();
+      else cb(null);
     };
     if (packet.topic.startsWith('$')) {
       if (p?.kind === 'device') this.sendError(p.device.id, undefined, 'forbidden', `publishing to ${packet.topic.slice(0, 64)} is not allowed`);
@@ -244,11 +246,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.rateLog(d.id);
       // Answer late: Aedes reads no more from this client until its packets are handled,
       // so TCP flow control slows the sender itself and the hub spends nothing on its backlog.
-      packet.topic = VOID_TOPIC;
-      packet.retain = false;
-      packet.payload = Buffer.alloc(0);
-      setTimeout(() => cb(null), 1000).unref();
-      return;
+      return drop(1000);
     }
     const t = parseDevTopic(packet.topic);
     if (!t || t.id !== d.id || !PUBLISH[d.kind].includes(t.leaf)) {

@@ -79,15 +79,18 @@ export class Core extends EventEmitter<CoreEvents> {
 
   /** Rolls the business day over when it is due. The daemon calls this on a timer. */
   tick(): CoreResult {
-    const now = this.now();
+    return this.rollover(this.now());
+  }
+
+  private rollover(now: number): CoreResult {
     return this.commit(this.engine.stamp(this.engine.decideRollover(now), now));
   }
 
   /** Runs one command: rollover if due, decide, commit, apply, announce. */
   execute(cmd: Command): CoreResult {
-    const rolled = this.tick();
-    if (!rolled.ok) return rolled;
     const now = this.now();
+    const rolled = this.rollover(now);
+    if (!rolled.ok) return rolled;
     let decision;
     try {
       decision = this.engine.decide(cmd, now);

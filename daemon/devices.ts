@@ -24,6 +24,8 @@ export class DeviceHub {
   private recent: RecentCalls;
   private readonly lastSent = new Map<string, string>();
   private readonly lastCallSeq = new Map<number, number>();
+  /** The keypad command being answered: its screen carries the command id, whoever sends it. */
+  private replying?: { device: string; re: string | undefined; sent: boolean };
   private readonly devices: DeviceConfig[];
   private readonly onCommitted = (events: StoredEvent[]) => this.committed(events);
 
@@ -120,12 +122,17 @@ export class DeviceHub {
       case 'close': cmd = { type: 'close', window, ...ref }; break;
       case 'screen': cmd = undefined; break;
     }
-    if (cmd) {
-      const r = this.opts.core.execute(cmd);
-      if (!r.ok) return this.fail(d, re, r);
-      this.log(d).info({ re, cmd: k.cmd, ticket: r.ticket?.number, duplicate: r.duplicate }, 'keypad command');
+    const replying = (this.replying = { device: d.id, re, sent: false });
+    try {
+      if (cmd) {
+        const r = this.opts.core.execute(cmd); // committed → refresh() sends the changed screen with `re`
+        if (!r.ok) return this.fail(d, re, r);
+        this.log(d).info({ re, cmd: k.cmd, ticket: r.ticket?.number, duplicate: r.duplicate }, 'keypad command');
+      }
+      if (!replying.sent) this.send(d, 'screen', keypadView(this.opts.core.engine, window), { force: true });
+    } finally {
+      this.replying = undefined;
     }
-    this.send(d, 'screen', keypadView(this.opts.core.engine, window), { re, force: true });
   }
 
   // ------------------------------------------------------------ outputs
@@ -173,11 +180,16 @@ export class DeviceHub {
     }
   }
 
-  private send(d: DeviceConfig, leaf: string, view: View, o: { re?: string; force: boolean }): void {
+  private send(d: DeviceConfig, leaf: string, view: View, o: { force: boolean }): void {
     const key = JSON.stringify(view);
     if (!o.force && this.lastSent.get(d.id) === key) return;
     this.lastSent.set(d.id, key);
-    void this.opts.broker.publish(devTopic(d.id, leaf), { ...view, rev: this.opts.core.store.lastSeq, ...(o.re ? { re: o.re } : {}) }, { retain: true });
+    let re: string | undefined;
+    if (this.replying?.device === d.id) {
+      re = this.replying.re;
+      this.replying.sent = true;
+    }
+    void this.opts.broker.publish(devTopic(d.id, leaf), { ...view, rev: this.opts.core.store.lastSeq, ...(re ? { re } : {}) }, { retain: true });
   }
 
   /** A device (re)connected or subscribed: send it its state again. */
