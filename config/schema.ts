@@ -7,6 +7,7 @@
  * `qhub check-config` prints it after `FILE:LINE: key.path:`.
  */
 import { z } from 'zod';
+import { findModel } from '../devices/index.js';
 
 export const CONFIG_VERSION = 1;
 
@@ -320,6 +321,22 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
       issue(['devices', i, 'bind'], `a ${d.kind} must be bound to ${key === 'window' ? 'a window: bind: {window: N}' : 'its services: bind: {services: [...]}'}`);
     if ((d.kind === 'board' || d.kind === 'speaker') && b.zone === undefined && b.window === undefined)
       issue(['devices', i, 'bind'], `a ${d.kind} must be bound to a hall zone (bind: {zone: hall}) or a window`);
+    if (typeof d.kind === 'string' && (DEVICE_KINDS as readonly string[]).includes(d.kind)) {
+      const found = findModel(d.kind as DeviceKind, typeof d.model === 'string' ? d.model : 'generic');
+      if (!found.ok) issue(['devices', i, d.model === undefined ? 'kind' : 'model'], `${found.why} (docs/CONFIG.md lists the models)`);
+      else {
+        const m = found.def;
+        const type = d.transport && typeof d.transport.type === 'string' ? d.transport.type : 'mqtt';
+        if (!m.transports.includes(type))
+          issue(
+            d.transport ? ['devices', i, 'transport', 'type'] : ['devices', i],
+            `model "${m.model}" is reached over ${m.transports.join(' or ')}, not ${type}: no link in this qhub drives a ${d.kind} of this model over ${type}; use transport: {type: ${m.transports[0]}} or a model wired that way`,
+          );
+        const bound = Array.isArray(b.services) ? b.services.length : 0;
+        if (m.buttons !== undefined && bound > m.buttons)
+          issue(['devices', i, 'bind', 'services'], `model "${m.model}" has ${m.buttons} buttons but ${bound} services are bound: bind at most ${m.buttons}, in button order`);
+      }
+    }
     const mqtt = !d.transport || d.transport.type === 'mqtt';
     if (d.secret === undefined && cfg.secrets === undefined && mqtt)
       issue(['devices', i], `has no secret: add secret: ..., or a top-level secrets: file that lists "${d.id}"`);

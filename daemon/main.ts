@@ -1,12 +1,11 @@
-/** The daemon process: wires the core and its modules, handles signals and fatal errors. */
+/** The daemon process: loads the config, runs the hub's modules, handles signals and fatal errors. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, loadCenter, formatProblem } from '../config/load.js';
-import { Broker } from './broker.js';
-import { Core } from './core.js';
-import { DeviceHub } from './devices.js';
-import { HttpServer } from './http.js';
-import { createLogger } from './log.js';
+import { parseDocument } from 'yaml';
+import { ConfigError, EXAMPLE_CONFIG, formatProblem, loadCenter, type LoadedCenter } from '../config/load.js';
+import { createHub, type Hub } from './hub.js';
+import { createLogger, type Logger } from './log.js';
+import { ModuleStartError } from './spine/module.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -17,9 +16,51 @@ export interface DaemonOptions {
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** Ids whose secret is one of the demo secrets shipped beside the example center. */
+export function demoSecretsIn(center: Pick<LoadedCenter, 'secrets'>): string[] {
+  let demo: Set<string>;
+  try {
+    const known = parseDocument(readFileSync(EXAMPLE_CONFIG.replace(/\.yaml$/, '.secrets.yaml'), 'utf8')).toJS() as Record<string, unknown>;
+    demo = new Set(Object.values(known ?? {}).filter((v): v is string => typeof v === 'string'));
+  } catch {
+    return [];
+  }
+  return [...center.secrets].filter(([, s]) => demo.has(s)).map(([id]) => id);
+}
+
+/** Under systemd (it sets INVOCATION_ID for a service) or with NODE_ENV=production: a real installation. */
+export function isProduction(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NODE_ENV === 'production' || !!env.INVOCATION_ID;
+}
+
+/**
+ * Refuses the demo secrets on a real installation (anyone who read the
+ * repository could log in as a keypad and call tickets), and says loudly
+ * when the hub runs the example center or demo secrets from a checkout.
+ * Returns false when the daemon must not start.
+ */
+function checkInstallation(center: LoadedCenter, log: Logger): boolean {
+  const demo = demoSecretsIn(center);
+  const example = resolve(center.file) === resolve(EXAMPLE_CONFIG);
+  if (demo.length && isProduction()) {
+    log.fatal(
+      { mod: 'daemon', file: center.file, devices: demo },
+      `${demo.length} device(s) use the demo secrets published with qhub (${demo.slice(0, 5).join(', ')}${demo.length > 5 ? ', ...' : ''}): anyone could log in as them. ` +
+        'Give each device its own secret (e.g. openssl rand -hex 16) in the secrets file, then start again',
+    );
+    return false;
+  }
+  if (example || demo.length)
+    log.warn(
+      { mod: 'daemon', file: center.file, demoSecrets: demo.length },
+      `DEMO SETUP: ${example ? 'running the bundled example center' : 'running a center'}${demo.length ? ` with ${demo.length} demo secrets` : ''} from a checkout; fine for trying qhub, not for a real center (copy and edit the config, generate secrets; see systemd/qhub.service)`,
+    );
+  return true;
+}
+
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const log = createLogger({ pretty: opts.pretty });
-  let center;
+  let center: LoadedCenter;
   try {
     center = loadCenter(opts.configFile);
   } catch (e) {
@@ -29,67 +70,46 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     return 1;
   }
   for (const w of center.warnings) log.warn({ mod: 'config', file: w.file, line: w.line, path: w.path }, formatProblem(w));
+  if (!checkInstallation(center, log)) return 1;
   const config = center.config;
   const dataDir = resolve(opts.dataDir ?? config.hub.dataDir ?? 'data');
 
-  const core = new Core({ config, dataDir, log: log.child({ mod: 'core' }) });
-  try {
-    core.start();
-  } catch (e) {
-    log.fatal({ mod: 'core', err: e, dataDir }, (e as Error).message);
-    return 1;
-  }
-
-  let hub: DeviceHub | undefined;
-  const broker = new Broker({
-    config,
-    secrets: center.secrets,
-    log: log.child({ mod: 'broker' }),
-    onRequest: (d, leaf, payload) => hub?.request(d, leaf, payload),
-  });
-  const http = new HttpServer({ core, broker, log: log.child({ mod: 'http' }), version: VERSION });
-  hub = new DeviceHub({ config, core, broker, log: log.child({ mod: 'devices' }) });
-
+  const hub: Hub = createHub({ center, dataDir, log, version: VERSION });
   let sim: { stop(): Promise<void> } | undefined;
-  const ticker = setInterval(() => {
-    const r = core.tick();
-    if (!r.ok) log.error({ mod: 'core', code: r.error.code }, 'day rollover could not be saved; will retry');
-  }, 15_000);
-
   let stopping: Promise<number> | undefined;
   const shutdown = (why: string, code: number): Promise<number> =>
     (stopping ??= (async () => {
       log.info({ mod: 'daemon', why }, 'stopping: no new commands, finishing what is in flight');
-      clearInterval(ticker);
-      broker.closing = true;
       await sim?.stop().catch(() => undefined);
-      hub?.stop();
-      await broker.stop().catch((e: unknown) => log.warn({ err: e }, 'broker did not close cleanly'));
-      await http.close();
-      core.stop();
-      log.info({ mod: 'daemon', seq: core.store.lastSeq }, 'stopped: store closed');
+      await hub.stop();
+      log.info({ mod: 'daemon', seq: hub.ctx.core.store.lastSeq }, 'stopped: store closed');
       return code;
     })());
 
   try {
-    await broker.start(http.server);
-    hub.start();
-    await http.listen(config.hub.http.port, config.hub.http.host);
+    await hub.start();
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const hint = err.code === 'EADDRINUSE' ? ': another program uses this port; stop it or change hub.mqtt.port / hub.http.port' : err.code === 'EACCES' ? ': ports below 1024 need privileges' : '';
-    log.fatal({ mod: 'daemon', err }, `cannot listen${hint}`);
+    const cause = e instanceof ModuleStartError ? (e.cause as NodeJS.ErrnoException) : (e as NodeJS.ErrnoException);
+    const hint =
+      cause?.code === 'EADDRINUSE'
+        ? ': another program uses this port; stop it or change hub.mqtt.port / hub.http.port'
+        : cause?.code === 'EACCES'
+          ? ': ports below 1024 need privileges'
+          : '';
+    const what = e instanceof ModuleStartError ? e.module : 'daemon';
+    log.fatal({ mod: what, err: cause, dataDir }, what === 'core' ? (cause as Error).message : `cannot start ${what}${cause?.code === 'EADDRINUSE' || cause?.code === 'EACCES' ? ': cannot listen' : ''}${hint}`);
     await shutdown('start failed', 1);
     return 1;
   }
+  const ports = hub.broker.ports;
   log.info(
-    { mod: 'daemon', mqtt: broker.ports.mqtt, tls: broker.ports.tls, http: http.port, dataDir, center: config.center.id, day: core.engine.state.day, seq: core.store.lastSeq, version: VERSION },
+    { mod: 'daemon', mqtt: ports.mqtt, tls: ports.tls, http: hub.http.port, dataDir, center: config.center.id, day: hub.ctx.core.engine.state.day, seq: hub.ctx.core.store.lastSeq, modules: hub.ctx.modules.names(), version: VERSION },
     'qhub ready',
   );
 
   if (opts.simulate) {
     const { startSimulation } = await import('./sim.js');
-    sim = await startSimulation({ config, secrets: center.secrets, port: broker.ports.mqtt!, log: log.child({ mod: 'sim' }), ratePerMinute: opts.simulate.rate });
+    sim = await startSimulation({ config, secrets: center.secrets, port: ports.mqtt!, log: log.child({ mod: 'sim' }), ratePerMinute: opts.simulate.rate });
     if (opts.simulate.duration) setTimeout(() => process.kill(process.pid, 'SIGTERM'), opts.simulate.duration * 1000).unref();
   }
 

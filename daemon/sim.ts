@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../config/schema.js';
-import { devTopic, HUB_STATUS } from './protocol.js';
+import { devTopic, HUB_STATUS } from './mqtt/topics.js';
 
 export interface SimOptions {
   config: CenterConfig;

@@ -10,6 +10,7 @@ import type { CenterConfig } from '../config/schema.js';
 import { addDays, businessDay, localHour, localTime } from '../daemon/engine/clock.js';
 import { Engine } from '../daemon/engine/engine.js';
 import type { QueueEvent } from '../daemon/engine/types.js';
+import { runStep } from './helpers/engine-run.js';
 
 const EXAMPLE = readFileSync(new URL('../config/center.example.yaml', import.meta.url), 'utf8');
 
@@ -43,13 +44,13 @@ function simulate(config: CenterConfig, from: string, to: string): { rolls: Roll
   const log: QueueEvent[] = [];
   let lastDay = '';
   for (let now = utc(from), i = 0; now <= utc(to); now += MIN, i++) {
-    const r = engine.execute({ type: 'open', window: 1 }, now);
+    const r = runStep(engine, { type: 'open', window: 1 }, now);
     if (!r.ok) throw new Error(r.error.message);
     log.push(...(r.stamped ?? []));
     const rolled = (r.stamped ?? []).find((e) => e.type === 'day.rolled');
     const issueNow = rolled !== undefined || i % 20 === 0;
     if (issueNow) {
-      const t = engine.execute({ type: 'issue', service: 'intake' }, now);
+      const t = runStep(engine, { type: 'issue', service: 'intake' }, now);
       if (!t.ok) throw new Error(t.error.message);
       log.push(...(t.stamped ?? []));
       const ticket = engine.state.tickets[t.ticket!]!;
@@ -173,7 +174,7 @@ describe('daylight saving: Africa/Cairo 2024', () => {
   it('the repeated hour does not restart numbering', () => {
     const engine = new Engine(center('Africa/Cairo', '00:00'));
     const issue = (iso: string) => {
-      const r = engine.execute({ type: 'issue', service: 'intake' }, utc(iso));
+      const r = runStep(engine, { type: 'issue', service: 'intake' }, utc(iso));
       if (!r.ok) throw new Error(r.error.message);
       return { number: engine.state.tickets[r.ticket!]!.number, rolled: (r.stamped ?? []).some((e) => e.type === 'day.rolled') };
     };
@@ -210,7 +211,7 @@ describe('daylight saving: Europe/Berlin 2024, rollover 02:30 inside the changin
   it('autumn: between the two 02:30s the numbering goes on under the new day', () => {
     const engine = new Engine(center('Europe/Berlin', '02:30'));
     const issue = (iso: string) => {
-      const r = engine.execute({ type: 'issue', service: 'intake' }, utc(iso));
+      const r = runStep(engine, { type: 'issue', service: 'intake' }, utc(iso));
       if (!r.ok) throw new Error(r.error.message);
       const t = engine.state.tickets[r.ticket!]!;
       return [t.number, t.day];

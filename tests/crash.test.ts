@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCenter } from '../config/load.js';
-import { Core } from '../daemon/core.js';
+import { Core } from '../daemon/core/core.js';
 import { Store } from '../daemon/store/store.js';
 
 const WORKER = new URL('../dist/tests/helpers/crash-worker.js', import.meta.url).pathname;

@@ -14,9 +14,12 @@ import {
   type Command,
   type Decision,
   type EventBody,
+  EVENT_VERSION,
   type Position,
   type QueueEvent,
+  type StoredEvent,
   type Ticket,
+  type TicketFacts,
   type WindowState,
 } from './types.js';
 
@@ -64,6 +67,29 @@ const err = (code: ConstructorParameters<typeof EngineError>[0], message?: strin
   ok: false,
   error: new EngineError(code, message),
 });
+
+/** What a ticket event says about its ticket (see TicketFacts). */
+export function facts(t: Ticket): TicketFacts {
+  return {
+    ticket: t.id,
+    number: t.number,
+    service: t.service,
+    ...(t.requestId ? { requestId: t.requestId } : {}),
+    ...(t.inquiry ? { inquiry: t.inquiry } : {}),
+  };
+}
+
+/**
+ * Where the one command path hands decided events to be made durable: it
+ * returns them numbered (with `seq`) or throws, and only what it returned is
+ * applied. The daemon's Core passes its SQLite store; tests pass a list.
+ */
+export type Commit = (events: QueueEvent[]) => StoredEvent[];
+
+/** What one step did, besides the events it committed (which the Commit saw). */
+export type StepResult =
+  | { ok: true; duplicate: boolean; ticket?: string }
+  | { ok: false; error: EngineError };
 
 export function pad(n: number, last: number): string {
   return String(n).padStart(Math.max(3, String(last).length), '0');
@@ -157,11 +183,11 @@ export class Engine {
       for (const t of Object.values(this.state.tickets).sort((a, b) => a.order - b.order)) {
         if (!ACTIVE.has(t.status)) continue;
         if (t.status === 'called' || t.status === 'serving') {
-          out.push({ type: 'ticket.done', ticket: t.id, number: t.number, service: t.service, window: t.window ?? 0, serviceMs: 0, reason: 'rollover' });
+          out.push({ type: 'ticket.done', ...facts(t), window: t.window ?? 0, serviceMs: 0, reason: 'rollover' });
         } else if (carry && (t.status === 'waiting' || t.status === 'parked')) {
-          out.push({ type: 'ticket.carried', ticket: t.id, to });
+          out.push({ type: 'ticket.carried', ...facts(t), from, to });
         } else {
-          out.push({ type: 'ticket.cancelled', ticket: t.id, reason: 'day ended' });
+          out.push({ type: 'ticket.cancelled', ...facts(t), reason: 'day ended' });
         }
       }
       for (const w of Object.values(this.state.windows)) if (w.status !== 'closed') out.push({ type: 'window.closed', window: w.number });
@@ -233,20 +259,18 @@ export class Engine {
 
   private doneEvent(t: Ticket, window: number, now: number): EventBody {
     const since = t.servingAt ?? t.calledAt ?? now;
-    return { type: 'ticket.done', ticket: t.id, number: t.number, service: t.service, window, serviceMs: Math.max(0, now - since) };
+    return { type: 'ticket.done', ...facts(t), window, serviceMs: Math.max(0, now - since) };
   }
 
   private noShowEvent(t: Ticket, window: number): EventBody {
-    return { type: 'ticket.noShow', ticket: t.id, number: t.number, service: t.service, window };
+    return { type: 'ticket.noShow', ...facts(t), window };
   }
 
   private callEvent(t: Ticket, window: number, how: 'next' | 'ticket' | 'inquiry' | 'resume', now: number): EventBody {
     return {
       type: 'ticket.called',
-      ticket: t.id,
-      number: t.number,
+      ...facts(t),
       window,
-      service: t.service,
       how,
       waitMs: Math.max(0, now - t.enqueuedAt),
       ...(t.priority ? { priority: t.priority } : {}),
@@ -339,14 +363,14 @@ export class Engine {
       case 'recall': {
         this.windowConfig(cmd.window);
         const t = this.current(cmd.window);
-        return ok([{ type: 'ticket.recalled', ticket: t.id, number: t.number, window: cmd.window, count: t.recalls + 1 }], t.id);
+        return ok([{ type: 'ticket.recalled', ...facts(t), window: cmd.window, count: t.recalls + 1 }], t.id);
       }
 
       case 'start': {
         this.windowConfig(cmd.window);
         const t = this.current(cmd.window);
         if (t.status !== 'called') throw new EngineError('wrong_state', `${t.number} is already being served`);
-        return ok([{ type: 'ticket.serving', ticket: t.id, window: cmd.window }], t.id);
+        return ok([{ type: 'ticket.serving', ...facts(t), window: cmd.window }], t.id);
       }
 
       case 'finish': {
@@ -367,7 +391,7 @@ export class Engine {
         if (t.status !== 'noShow') throw new EngineError('wrong_state', `${t.number} is not a no-show`);
         if (now - (t.endedAt ?? now) > q.noShowGraceMinutes * 60_000)
           throw new EngineError('grace_expired', `${t.number} missed its call more than ${q.noShowGraceMinutes} minutes ago: issue a new ticket`);
-        return ok([{ type: 'ticket.returned', ticket: t.id, position: q.noShowReturn, order: this.orderFor(q.noShowReturn) }], t.id);
+        return ok([{ type: 'ticket.returned', ...facts(t), position: q.noShowReturn, order: this.orderFor(q.noShowReturn) }], t.id);
       }
 
       case 'transfer': {
@@ -377,7 +401,7 @@ export class Engine {
         if (s.id === t.service) throw new EngineError('same_service', `${t.number} is already in ${s.id}`);
         const position = cmd.position ?? s.transferPosition ?? q.transferPosition;
         return ok(
-          [{ type: 'ticket.transferred', ticket: t.id, number: t.number, window: cmd.window, from: t.service, to: s.id, position, order: this.orderFor(position) }],
+          [{ type: 'ticket.transferred', ...facts(t), service: s.id, window: cmd.window, from: t.service, to: s.id, position, order: this.orderFor(position) }],
           t.id,
         );
       }
@@ -385,7 +409,7 @@ export class Engine {
       case 'park': {
         this.windowConfig(cmd.window);
         const t = this.current(cmd.window);
-        return ok([{ type: 'ticket.parked', ticket: t.id, window: cmd.window }], t.id);
+        return ok([{ type: 'ticket.parked', ...facts(t), window: cmd.window }], t.id);
       }
 
       case 'resume': {
@@ -449,7 +473,7 @@ export class Engine {
           if (v !== undefined && (typeof v !== 'string' || !/^[A-Za-z0-9/_-]{1,64}$/.test(v)))
             throw new EngineError('invalid_command', 'request ids and inquiry numbers are 1–64 letters, digits, "/", "_" or "-"');
         return ok(
-          [{ type: 'ticket.attached', ticket: t.id, ...(cmd.requestId ? { requestId: cmd.requestId } : {}), ...(cmd.inquiry ? { inquiry: cmd.inquiry } : {}) }],
+          [{ type: 'ticket.attached', ...facts(t), ...(cmd.requestId ? { requestId: cmd.requestId } : {}), ...(cmd.inquiry ? { inquiry: cmd.inquiry } : {}) }],
           t.id,
         );
       }
@@ -470,7 +494,7 @@ export class Engine {
         if (t.status === 'waiting' && t.service === s.id) throw new EngineError('same_service', `${t.number} already waits for ${s.id}`);
         const position = cmd.position ?? s.transferPosition ?? q.transferPosition;
         return ok(
-          [{ type: 'ticket.transferred', ticket: t.id, number: t.number, from: t.service, to: s.id, position, order: this.orderFor(position) }],
+          [{ type: 'ticket.transferred', ...facts(t), service: s.id, from: t.service, to: s.id, position, order: this.orderFor(position) }],
           t.id,
         );
       }
@@ -479,7 +503,7 @@ export class Engine {
         const t = this.findTicket(cmd.ticket);
         if (!ACTIVE.has(t.status)) throw new EngineError('wrong_state', `${t.number} is already ${t.status}`);
         if (t.status === 'called' || t.status === 'serving') throw new EngineError('window_busy', `${t.number} is at window ${t.window}`);
-        return ok([{ type: 'ticket.cancelled', ticket: t.id, reason: typeof cmd.reason === 'string' ? cmd.reason.slice(0, 120) : 'cancelled' }], t.id);
+        return ok([{ type: 'ticket.cancelled', ...facts(t), reason: typeof cmd.reason === 'string' ? cmd.reason.slice(0, 120) : 'cancelled' }], t.id);
       }
 
       case 'open': {
@@ -508,13 +532,16 @@ export class Engine {
     }
   }
 
-  /** Adds time, business day and command ref to decided events. */
+  /** Adds the format version, time, business day and the command's source and ref to decided events. */
   stamp(bodies: EventBody[], now: number, cmd?: { source?: string; id?: string }): QueueEvent[] {
     const ref = cmd?.source && cmd.id ? `${cmd.source}/${cmd.id}` : undefined;
+    const source = typeof cmd?.source === 'string' && cmd.source ? cmd.source : undefined;
     return bodies.map((b) => ({
       ...b,
+      v: EVENT_VERSION,
       at: now,
       day: b.type === 'day.rolled' ? b.to : (this.state.day ?? ''),
+      ...(source ? { source } : {}),
       ...(ref ? { ref } : {}),
     }));
   }
@@ -678,17 +705,22 @@ export class Engine {
   }
 
   /**
-   * Decide and apply in one step, without a store: for tests, tools and the
-   * simulator's dry runs. The daemon goes through its Core so events are
-   * committed between the two.
+   * The one command path, the same for the daemon and for tests: roll the
+   * business day over if it is due, decide the command against the state,
+   * and for each batch of events: stamp, `commit` (durable before anything
+   * else), then apply exactly what was committed. A refused command changes
+   * nothing (but a due rollover still happened). When `commit` throws, the
+   * events of that batch are not applied and the error propagates.
+   * Without a command, only the rollover is done (the daemon's timer).
    */
-  execute(cmd: Command, now: number): Decision & { stamped?: QueueEvent[] } {
-    const rolled = this.stamp(this.decideRollover(now), now);
-    for (const e of rolled) this.apply(e);
+  step(cmd: Command | undefined, now: number, commit: Commit): StepResult {
+    const rolled = this.decideRollover(now);
+    if (rolled.length) for (const e of commit(this.stamp(rolled, now))) this.apply(e);
+    if (!cmd) return { ok: true, duplicate: false };
     const d = this.decide(cmd, now);
-    if (!d.ok) return { ...d, stamped: rolled }; // the rollover happened even if the command was refused
-    const stamped = this.stamp(d.events, now, cmd);
-    for (const e of stamped) this.apply(e);
-    return { ...d, stamped: [...rolled, ...stamped] };
+    if (!d.ok) return d;
+    if (d.duplicate) return { ok: true, duplicate: true, ...(d.ticket ? { ticket: d.ticket } : {}) };
+    if (d.events.length) for (const e of commit(this.stamp(d.events, now, cmd))) this.apply(e);
+    return { ok: true, duplicate: false, ...(d.ticket ? { ticket: d.ticket } : {}) };
   }
 }

@@ -83,53 +83,72 @@ export interface WindowState {
   served: number;
 }
 
-/** Event bodies as the engine decides them; `at` and `day` are added then. */
+/**
+ * What every ticket event says about its ticket, so a receiver (the backend,
+ * a report) can read one event alone: the ticket's id, printed number and
+ * service (after the event), and the request it is linked to, when it is.
+ */
+export interface TicketFacts {
+  ticket: string;
+  number: string;
+  service: string;
+  requestId?: string;
+  inquiry?: string;
+}
+
+/** Event bodies as the engine decides them; `v`, `at`, `day`, `source` and `ref` are added then. */
 export type EventBody =
   | { type: 'day.rolled'; from: string | null; to: string }
-  | {
+  | (TicketFacts & {
       type: 'ticket.issued';
-      ticket: string;
-      number: string;
-      service: string;
       n: number;
       priority?: string;
       device?: string;
-      inquiry?: string;
       ahead: number;
       expectedWaitMin: number;
       order: number;
-    }
-  | {
+    })
+  | (TicketFacts & {
       type: 'ticket.called';
-      ticket: string;
-      number: string;
       window: number;
-      service: string;
       how: 'next' | 'ticket' | 'inquiry' | 'resume';
       /** Time since it last joined a queue (ms). */
       waitMs: number;
       priority?: string;
-    }
-  | { type: 'ticket.recalled'; ticket: string; number: string; window: number; count: number }
-  | { type: 'ticket.serving'; ticket: string; window: number }
-  | { type: 'ticket.done'; ticket: string; number: string; service: string; window: number; serviceMs: number; reason?: 'rollover' }
-  | { type: 'ticket.noShow'; ticket: string; number: string; service: string; window: number }
-  | { type: 'ticket.returned'; ticket: string; position: Position; order: number }
-  | { type: 'ticket.transferred'; ticket: string; number: string; window?: number; from: string; to: string; position: Position; order: number }
-  | { type: 'ticket.parked'; ticket: string; window: number }
-  | { type: 'ticket.attached'; ticket: string; requestId?: string; inquiry?: string }
-  | { type: 'ticket.cancelled'; ticket: string; reason: string }
-  | { type: 'ticket.carried'; ticket: string; to: string }
+    })
+  | (TicketFacts & { type: 'ticket.recalled'; window: number; count: number })
+  | (TicketFacts & { type: 'ticket.serving'; window: number })
+  | (TicketFacts & { type: 'ticket.done'; window: number; serviceMs: number; reason?: 'rollover' })
+  | (TicketFacts & { type: 'ticket.noShow'; window: number })
+  | (TicketFacts & { type: 'ticket.returned'; position: Position; order: number })
+  /** `service` is the service it now waits for (= `to`). */
+  | (TicketFacts & { type: 'ticket.transferred'; window?: number; from: string; to: string; position: Position; order: number })
+  | (TicketFacts & { type: 'ticket.parked'; window: number })
+  | (TicketFacts & { type: 'ticket.attached' })
+  | (TicketFacts & { type: 'ticket.cancelled'; reason: string })
+  /** A waiting ticket kept across the rollover (`center.day.leftovers: carry`): it now belongs to day `to`. */
+  | (TicketFacts & { type: 'ticket.carried'; from: string; to: string })
   | { type: 'window.opened'; window: number }
   | { type: 'window.paused'; window: number; reason: string }
   | { type: 'window.closed'; window: number };
 
 export type EventType = EventBody['type'];
 
+/**
+ * Version of the event format. 1: the first hub (no `v` field; several ticket
+ * events carried only the ticket id). 2: every event has `v`, ticket events
+ * carry TicketFacts, and events caused by a command name its `source`.
+ * The engine applies both; receivers are told the version of each event.
+ */
+export const EVENT_VERSION = 2;
+
 /** A fact as stored: body plus when, which business day, and which command caused it. */
 export type QueueEvent = EventBody & {
+  v: number;
   at: number;
   day: string;
+  /** Who sent the command: a device id, `backend`, a user name... */
+  source?: string;
   /** `source/id` of the command, when it had one. */
   ref?: string;
 };

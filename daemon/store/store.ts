@@ -92,6 +92,10 @@ export class Store {
     return this.stmts;
   }
 
+  get isOpen(): boolean {
+    return this.db !== undefined;
+  }
+
   get lastSeq(): number {
     return this.last;
   }

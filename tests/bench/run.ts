@@ -18,9 +18,8 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { loadCenter } from '../../config/load.js';
-import { Broker } from '../../daemon/broker.js';
-import { Core } from '../../daemon/core.js';
-import { DeviceHub } from '../../daemon/devices.js';
+import { Core } from '../../daemon/core/core.js';
+import { createHub } from '../../daemon/hub.js';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -78,14 +77,11 @@ console.log(`   ratio qhub/baseline p50 ${(c1.p50 / b1.p50).toFixed(2)}x`);
 core.stop();
 
 // 2. Broker round trip ------------------------------------------------------
-const core2 = new Core({ config, dataDir: join(dir, 'hub'), clock: () => now });
-core2.start();
 const log = pino({ level: 'silent' });
-let hub: DeviceHub | undefined;
-const broker = new Broker({ config, secrets: center.secrets, log, onRequest: (d, l, p) => hub?.request(d, l, p) });
-hub = new DeviceHub({ config, core: core2, broker, log });
-await broker.start();
-hub.start();
+config.hub.http = { host: '127.0.0.1', port: 0 };
+const hub = createHub({ center: { config, secrets: center.secrets }, dataDir: join(dir, 'hub'), log, version: 'bench', clock: () => now });
+await hub.start();
+const broker = hub.broker;
 
 async function roundTrips(id: string, noDelay: boolean, count: number): Promise<number[]> {
   const c = await mqtt.connectAsync({ host: '127.0.0.1', port: broker.ports.mqtt!, clientId: id, username: id, password: center.secrets.get(id)!, protocolVersion: 4 });
@@ -115,8 +111,7 @@ console.log(`\n2. Dispenser press → ticket reply through the embedded broker, 
 const nagle = row('baseline: device socket with Nagle on', await roundTrips('disp-1', false, Math.min(40, M)));
 const fast = row('qhub protocol: device socket TCP_NODELAY', await roundTrips('disp-2', true, M));
 console.log(`   ratio Nagle/no-delay p50 ${(nagle.p50 / fast.p50).toFixed(1)}x`);
-await broker.stop();
-core2.stop();
+await hub.stop();
 
 // 3. Memory -----------------------------------------------------------------
 global.gc?.();

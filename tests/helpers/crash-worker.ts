@@ -8,7 +8,7 @@
  */
 import { writeSync } from 'node:fs';
 import { loadCenter } from '../../config/load.js';
-import { Core } from '../../daemon/core.js';
+import { Core } from '../../daemon/core/core.js';
 
 const [configFile, dataDir, startMs] = process.argv.slice(2) as [string, string, string];
 let now = Number(startMs);

@@ -1,12 +1,16 @@
 /**
- * The embedded MQTT broker (Aedes): listeners (TCP, WebSocket on the HTTP
- * server, optional TLS), authentication of devices and users, the topic ACL,
- * and per-client limits on payload size and message rate. Requests from
- * devices (presses, keypad commands) are handed to `onRequest` and never
- * forwarded to other clients.
+ * The embedded MQTT broker (Aedes) and the MQTT device link: listeners (TCP,
+ * WebSocket on the HTTP server, optional TLS), authentication of devices and
+ * users, the topic ACL (from each device's model definition), and per-client
+ * limits on payload size and message rate. Requests from devices (presses,
+ * keypad commands) go to the link listener (the device hub) and are never
+ * forwarded to other clients; what the hub sends a device is published on
+ * the device's topics.
+ *
+ * Owns: sockets, MQTT sessions, retained messages. May touch: the device
+ * links registry (registers the `mqtt` transport). Knows no queue rules.
  */
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { EventEmitter } from 'node:events';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
@@ -15,27 +19,28 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { CenterConfig, DeviceConfig } from '../config/schema.js';
 import type { z } from 'zod';
-import { ALL_ERRORS, describeIssues, devTopic, HUB_STATUS, parseDevTopic, PROTOCOL_VERSION, PUBLISH, RECEIVE, ROOT, Status, type ProtocolErrorCode } from './protocol.js';
+import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
+import { modelOf, type InLeaf, type OutLeaf } from '../../devices/index.js';
+import { ALL_ERRORS, describeIssues, PROTOCOL_VERSION, Status, type ProtocolErrorCode } from '../devices/protocol.js';
+import type { DeviceLink, LinkListener, Transport } from '../devices/link.js';
+import type { HubContext } from '../spine/context.js';
+import type { HubModule, ModuleHealth } from '../spine/module.js';
+import { devTopic, HUB_STATUS, parseDevTopic, ROOT } from './topics.js';
 
 export type Principal = { kind: 'device'; device: DeviceConfig } | { kind: 'user'; name: string; role: 'admin' | 'monitor' };
 
 type QClient = Client & { qhub?: Principal; qhubAddr?: string };
 
-export interface BrokerEvents {
-  online: [device: DeviceConfig, status: { state: string; model?: string; fw?: string }];
-  offline: [device: DeviceConfig];
-  subscribed: [device: DeviceConfig];
+export interface BrokerOptions {
+  /** The hub's HTTP server, for MQTT over WebSocket at /mqtt. */
+  http?: HttpServer;
 }
 
-export interface BrokerOptions {
-  config: CenterConfig;
-  secrets: Map<string, string>;
-  log: Logger;
-  /** A device's request on one of its request topics; runs synchronously before the PUBACK. */
-  onRequest: (device: DeviceConfig, leaf: string, payload: Buffer) => void;
-}
+/** Topics a device may publish to: its status and the requests its model sends. */
+const publishes = (d: DeviceConfig): readonly string[] => ['status', ...modelOf(d).sends];
+/** Topics under its own id a device may subscribe to: what its model accepts. */
+const receives = (d: DeviceConfig): readonly string[] => modelOf(d).accepts;
 
 const VOID_TOPIC = '$qhub/void';
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -88,8 +93,14 @@ class LoginFailures {
   }
 }
 
-export class Broker extends EventEmitter<BrokerEvents> {
+export class Broker implements HubModule, Transport {
+  readonly name = 'mqtt';
+  readonly essential = true;
+  readonly type = 'mqtt' as const;
   aedes?: Aedes;
+  private listener?: LinkListener;
+  private readonly config: CenterConfig;
+  private readonly log: Logger;
   private servers: Server[] = [];
   private wss?: WebSocketServer;
   private readonly devices: Map<string, DeviceConfig>;
@@ -102,16 +113,39 @@ export class Broker extends EventEmitter<BrokerEvents> {
   ports: { mqtt?: number; tls?: number } = {};
   closing = false;
 
-  constructor(private readonly opts: BrokerOptions) {
-    super();
-    this.devices = new Map(opts.config.devices.filter((d) => d.enabled && d.transport.type === 'mqtt').map((d) => [d.id, d]));
-    this.users = new Map(opts.config.hub.users.map((u) => [u.name, { name: u.name, role: u.role }]));
-    for (const [id, s] of opts.secrets) this.secretDigests.set(id, digest(s));
-    this.failures = new LoginFailures(opts.log);
+  constructor(
+    ctx: Pick<HubContext, 'config' | 'secrets' | 'log' | 'links'>,
+    private readonly opts: BrokerOptions = {},
+  ) {
+    this.config = ctx.config;
+    this.log = ctx.log.child({ mod: 'mqtt' });
+    this.devices = new Map(ctx.config.devices.filter((d) => d.enabled && d.transport.type === 'mqtt').map((d) => [d.id, d]));
+    this.users = new Map(ctx.config.hub.users.map((u) => [u.name, { name: u.name, role: u.role }]));
+    for (const [id, s] of ctx.secrets) this.secretDigests.set(id, digest(s));
+    this.failures = new LoginFailures(this.log);
+    ctx.links.register(this);
   }
 
-  async start(http?: HttpServer): Promise<void> {
-    const m = this.opts.config.hub.mqtt;
+  // ------------------------------------------------------------ the device link
+
+  listen(listener: LinkListener | undefined): void {
+    this.listener = listener;
+  }
+
+  link(device: DeviceConfig): DeviceLink {
+    return {
+      device,
+      send: (leaf: OutLeaf, body: Record<string, unknown>, o: { retain?: boolean } = {}) => void this.publish(devTopic(device.id, leaf), body, o),
+    };
+  }
+
+  health(): ModuleHealth {
+    return { ok: true, summary: { clients: this.connectedClients() }, detail: { ports: this.ports } };
+  }
+
+  async start(): Promise<void> {
+    const http = this.opts.http;
+    const m = this.config.hub.mqtt;
     const aedes = await Aedes.createBroker({
       id: 'qhub',
       maxTopicLevels: m.maxTopicLevels,
@@ -127,7 +161,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.aedes = aedes;
     aedes.on('client', (c: QClient) => {
       const p = c.qhub;
-      this.opts.log.info({ client: c.id, addr: c.qhubAddr, ...(p?.kind === 'device' ? { kind: p.device.kind } : { role: p?.role }) }, 'client connected');
+      this.log.info({ client: c.id, addr: c.qhubAddr, ...(p?.kind === 'device' ? { kind: p.device.kind } : { role: p?.role }) }, 'client connected');
     });
     aedes.on('clientDisconnect', (c: QClient) => {
       const p = c.qhub;
@@ -136,16 +170,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
       const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
       if (clients[c.id] && clients[c.id] !== c) return;
       this.online.delete(p.device.id);
-      this.opts.log.info({ device: p.device.id }, 'device disconnected');
+      this.log.info({ device: p.device.id }, 'device disconnected');
       if (!this.closing) this.publish(devTopic(p.device.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
-      this.emit('offline', p.device);
+      this.listener?.offline(p.device);
     });
     aedes.on('subscribe', (subs: Subscription[], c: QClient) => {
       const p = c.qhub;
-      if (p?.kind === 'device' && subs.some((s) => s.topic.startsWith(`${ROOT}/dev/${p.device.id}/`))) this.emit('subscribed', p.device);
+      if (p?.kind === 'device' && subs.some((s) => s.topic.startsWith(`${ROOT}/dev/${p.device.id}/`))) this.listener?.wantsState(p.device);
     });
-    aedes.on('clientError', (c: QClient, err: Error) => this.opts.log.debug({ client: c.id, err: err.message }, 'client error'));
-    aedes.on('connectionError', (c: QClient, err: Error) => this.opts.log.debug({ addr: c.qhubAddr, err: err.message }, 'connection error'));
+    aedes.on('clientError', (c: QClient, err: Error) => this.log.debug({ client: c.id, err: err.message }, 'client error'));
+    aedes.on('connectionError', (c: QClient, err: Error) => this.log.debug({ addr: c.qhubAddr, err: err.message }, 'connection error'));
 
     const accept = (conn: Duplex, addr: string | undefined, req?: unknown) => {
       const client = aedes.handle(conn as never, req as never) as unknown as QClient;
@@ -175,10 +209,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
         req.socket.setNoDelay(true);
         accept(createWebSocketStream(ws), req.socket.remoteAddress, req);
       });
-      this.wss.on('error', (err) => this.opts.log.warn({ err }, 'websocket server error'));
+      this.wss.on('error', (err) => this.log.warn({ err }, 'websocket server error'));
     }
-    this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state: 'online', center: this.opts.config.center.id, at: new Date().toISOString() }, { retain: true });
-    this.opts.log.info({ port: this.ports.mqtt, tls: this.ports.tls, ws: http ? '/mqtt' : undefined }, 'MQTT broker listening');
+    this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state: 'online', center: this.config.center.id, at: new Date().toISOString() }, { retain: true });
+    this.log.info({ port: this.ports.mqtt, tls: this.ports.tls, ws: http ? '/mqtt' : undefined }, 'MQTT broker listening');
   }
 
   // ------------------------------------------------------------ hooks
@@ -203,7 +237,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (will && will.topic !== devTopic(device.id, 'status')) return refuse(`last will on a foreign topic ${will.topic}`);
       c.qhub = { kind: 'device', device };
     } else c.qhub = { kind: 'user', name: user!.name, role: user!.role };
-    const m = this.opts.config.hub.mqtt;
+    const m = this.config.hub.mqtt;
     this.buckets.set(c.id, new Bucket(m.messagesPerSecond, m.burst));
     cb(null, true);
   }
@@ -236,11 +270,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     if (!p || p.kind === 'user') {
       // Users (pages, tools) read; commands from them come through the HTTP API.
-      this.opts.log.warn({ user: c.id, topic: packet.topic }, 'publish refused: users may not publish');
+      this.log.warn({ user: c.id, topic: packet.topic }, 'publish refused: users may not publish');
       return drop();
     }
     const d = p.device;
-    const m = this.opts.config.hub.mqtt;
+    const m = this.config.hub.mqtt;
     if (!this.buckets.get(c.id)?.take()) {
       this.sendError(d.id, undefined, 'rate_limited', `more than ${m.messagesPerSecond} messages a second: slow down`);
       this.rateLog(d.id);
@@ -249,14 +283,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return drop(1000);
     }
     const t = parseDevTopic(packet.topic);
-    if (!t || t.id !== d.id || !PUBLISH[d.kind].includes(t.leaf)) {
-      this.opts.log.warn({ device: d.id, topic: packet.topic.slice(0, 120) }, 'publish refused by the ACL');
-      this.sendError(d.id, undefined, 'forbidden', `a ${d.kind} may publish only to ${PUBLISH[d.kind].map((l) => devTopic(d.id, l)).join(', ')}`);
+    if (!t || t.id !== d.id || !publishes(d).includes(t.leaf)) {
+      this.log.warn({ device: d.id, topic: packet.topic.slice(0, 120) }, 'publish refused by the ACL');
+      this.sendError(d.id, undefined, 'forbidden', `a ${d.kind} may publish only to ${publishes(d).map((l) => devTopic(d.id, l)).join(', ')}`);
       return drop();
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     if (payload.length > m.maxPayloadBytes) {
-      this.opts.log.warn({ device: d.id, bytes: payload.length, max: m.maxPayloadBytes }, 'payload too large: dropped');
+      this.log.warn({ device: d.id, bytes: payload.length, max: m.maxPayloadBytes }, 'payload too large: dropped');
       this.sendError(d.id, undefined, 'too_large', `payloads are limited to ${m.maxPayloadBytes} bytes`);
       return drop();
     }
@@ -274,22 +308,23 @@ export class Broker extends EventEmitter<BrokerEvents> {
       cb(null);
       if (status.state === 'online') {
         this.online.set(d.id, { since: Date.now(), ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}) });
-        this.opts.log.info({ device: d.id, model: status.model, fw: status.fw }, 'device online');
-        this.emit('online', d, status);
+        this.log.info({ device: d.id, model: status.model, fw: status.fw }, 'device online');
+        this.listener?.online(d, { ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}) });
       } else if (this.online.delete(d.id)) {
-        this.opts.log.info({ device: d.id }, 'device says it goes offline');
-        this.emit('offline', d);
+        this.log.info({ device: d.id }, 'device says it goes offline');
+        this.listener?.offline(d);
       }
       return;
     }
-    if (this.closing) {
+    const listener = this.listener;
+    if (this.closing || !listener) {
       this.sendError(d.id, undefined, 'shutting_down');
       return drop();
     }
     try {
-      this.opts.onRequest(d, t.leaf, payload);
+      listener.request(d, t.leaf as InLeaf, payload);
     } catch (e) {
-      this.opts.log.error({ device: d.id, err: e }, 'request handler failed');
+      this.log.error({ device: d.id, err: e }, 'request handler failed');
     }
     drop();
   }
@@ -299,7 +334,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const now = Date.now();
     if (now - (this.rateLogged.get(id) ?? 0) < 10_000) return;
     this.rateLogged.set(id, now);
-    this.opts.log.warn({ device: id }, 'device over its message rate: messages dropped');
+    this.log.warn({ device: id }, 'device over its message rate: messages dropped');
   }
 
   private authorizeSubscribe(c: QClient, sub: Subscription, cb: (err: Error | null, sub: Subscription | null) => void): void {
@@ -309,10 +344,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (p?.kind === 'user') ok = t === `${ROOT}/#` || t.startsWith(`${ROOT}/`) || (p.role === 'admin' && t.startsWith('$SYS/'));
     else if (p?.kind === 'device') {
       const own = `${ROOT}/dev/${p.device.id}/`;
-      ok = t === HUB_STATUS || t === `${own}#` || t === `${own}+` || (t.startsWith(own) && RECEIVE[p.device.kind].includes(t.slice(own.length)));
+      ok = t === HUB_STATUS || t === `${own}#` || t === `${own}+` || (t.startsWith(own) && receives(p.device).includes(t.slice(own.length)));
     }
     if (!ok) {
-      this.opts.log.warn({ client: c.id, topic: t.slice(0, 120) }, 'subscription refused by the ACL');
+      this.log.warn({ client: c.id, topic: t.slice(0, 120) }, 'subscription refused by the ACL');
       return cb(null, null); // SUBACK 0x80 for this topic
     }
     cb(null, sub);
@@ -334,7 +369,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
           dup: false,
         },
         (err) => {
-          if (err) this.opts.log.warn({ topic, err }, 'publish failed');
+          if (err) this.log.warn({ topic, err }, 'publish failed');
           resolve();
         },
       );
@@ -347,7 +382,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   async stop(): Promise<void> {
     this.closing = true;
-    await this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state: 'offline', center: this.opts.config.center.id, at: new Date().toISOString() }, { retain: true });
+    await this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state: 'offline', center: this.config.center.id, at: new Date().toISOString() }, { retain: true });
     this.failures.flush();
     for (const s of this.servers) s.close();
     this.wss?.close();

@@ -3,11 +3,11 @@
  * calls: small flat JSON a microcontroller can render. Pure functions of
  * their inputs; the device hub decides when to send them.
  */
-import type { CenterConfig, DeviceConfig } from '../config/schema.js';
-import { modelOf } from '../devices/models.js';
-import { localTime } from './engine/clock.js';
-import type { Engine } from './engine/engine.js';
-import type { QueueEvent, StoredEvent, Ticket } from './engine/types.js';
+import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
+import { modelOf } from '../../devices/index.js';
+import { localTime } from '../engine/clock.js';
+import type { Engine } from '../engine/engine.js';
+import type { StoredEvent, Ticket } from '../engine/types.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 
 export interface Call {
@@ -21,21 +21,31 @@ export interface Call {
 
 const KEEP = 16;
 
+/** The call a committed event makes (a call or a recall at a window), with the window's hall zone; undefined for other events. */
+export function callOf(e: StoredEvent, zoneOf: ReadonlyMap<number, string>): Call | undefined {
+  if (e.type !== 'ticket.called' && e.type !== 'ticket.recalled') return undefined;
+  return { seq: e.seq, t: e.number, w: e.window, zone: zoneOf.get(e.window) ?? 'hall', recall: e.type === 'ticket.recalled', at: e.at };
+}
+
+export function zonesOf(config: CenterConfig): Map<number, string> {
+  return new Map(config.windows.map((w) => [w.number, w.zone]));
+}
+
 /** The day's recent calls per hall zone, newest first; rebuilt from the log at start. */
 export class RecentCalls {
   private readonly byZone = new Map<string, Call[]>();
   private readonly zoneOf: Map<number, string>;
   constructor(config: CenterConfig) {
-    this.zoneOf = new Map(config.windows.map((w) => [w.number, w.zone]));
+    this.zoneOf = zonesOf(config);
   }
-  add(e: StoredEvent | (QueueEvent & { seq: number })): Call | undefined {
+  add(e: StoredEvent): Call | undefined {
     if (e.type === 'day.rolled') {
       this.byZone.clear();
       return undefined;
     }
-    if (e.type !== 'ticket.called' && e.type !== 'ticket.recalled') return undefined;
-    const zone = this.zoneOf.get(e.window) ?? 'hall';
-    const call: Call = { seq: e.seq, t: e.number, w: e.window, zone, recall: e.type === 'ticket.recalled', at: e.at };
+    const call = callOf(e, this.zoneOf);
+    if (!call) return undefined;
+    const zone = call.zone;
     const list = this.byZone.get(zone) ?? [];
     // A number shows once: a recall moves it back to the top.
     const rest = list.filter((c) => !(c.t === call.t && c.w === call.w));
@@ -117,13 +127,4 @@ export function ticketView(config: CenterConfig, t: Ticket): View {
     waitMin: t.expectedWaitMin,
     ...(t.priority ? { priority: t.priority } : {}),
   };
-}
-
-/** Words for a call; the voice issue replaces this with clip sequences. */
-export function announcement(call: Call, languages: ('ar' | 'en')[]): View {
-  const spaced = call.t.replace(/^([A-Z]+)(\d+)$/, '$1 $2');
-  const text: Record<string, string> = {};
-  if (languages.includes('ar')) text.ar = `المواطن رقم ${spaced}، يرجى التوجه إلى الشباك رقم ${call.w}`;
-  if (languages.includes('en')) text.en = `Number ${spaced}, please go to window ${call.w}`;
-  return { v: PROTOCOL_VERSION, id: String(call.seq), t: call.t, w: call.w, zone: call.zone, recall: call.recall, lang: languages, text };
 }

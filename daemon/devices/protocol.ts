@@ -1,53 +1,13 @@
 /**
- * The device protocol over MQTT (docs/PROTOCOL.md is its description for
- * firmware authors): topic layout, what each device kind may publish and
- * subscribe to, request payload schemas and the error codes.
- *
- *   qhub/hub/status                 hub → all     retained  {"v":1,"state":"online"|"offline",...}
- *   qhub/dev/{id}/status            device → all  retained  online (with model, fw) / offline (last will)
- *   qhub/dev/{id}/press             dispenser → hub          a button press
- *   qhub/dev/{id}/ticket            hub → dispenser          the ticket to print
- *   qhub/dev/{id}/cmd               keypad → hub             next, recall, done, ...
- *   qhub/dev/{id}/screen            hub → keypad  retained   the keypad's screen
- *   qhub/dev/{id}/display           hub → board/display retained  what to show
- *   qhub/dev/{id}/announce          hub → speaker            one call to announce
- *   qhub/dev/{id}/played            speaker → hub            an announcement finished (optional)
- *   qhub/dev/{id}/error             hub → device             a request was refused
+ * The device protocol's content, whatever carries it (docs/PROTOCOL.md is
+ * its description for firmware authors): the version, request payload
+ * schemas and the error codes. The MQTT topic layout is in daemon/mqtt/topics.ts;
+ * what each device model sends and accepts is in its definition (devices/).
  */
 import { z } from 'zod';
-import type { DeviceKind } from '../config/schema.js';
-import { ERROR_CODES as ENGINE_ERRORS } from './engine/types.js';
+import { ERROR_CODES as ENGINE_ERRORS } from '../engine/types.js';
 
 export const PROTOCOL_VERSION = 1;
-export const ROOT = 'qhub';
-export const HUB_STATUS = `${ROOT}/hub/status`;
-
-export const devTopic = (id: string, leaf: string) => `${ROOT}/dev/${id}/${leaf}`;
-
-/** What each kind may publish (device → hub). */
-export const PUBLISH: Record<DeviceKind, readonly string[]> = {
-  dispenser: ['status', 'press'],
-  keypad: ['status', 'cmd'],
-  board: ['status'],
-  display: ['status'],
-  speaker: ['status', 'played'],
-};
-
-/** What each kind receives (hub → device); it may subscribe to these, to `+` or `#` under its own id, and to the hub status. */
-export const RECEIVE: Record<DeviceKind, readonly string[]> = {
-  dispenser: ['ticket', 'error'],
-  keypad: ['screen', 'error'],
-  board: ['display', 'error'],
-  display: ['display', 'error'],
-  speaker: ['announce', 'error'],
-};
-
-/** Parses `qhub/dev/{id}/{leaf}`; undefined for anything else. */
-export function parseDevTopic(topic: string): { id: string; leaf: string } | undefined {
-  const parts = topic.split('/');
-  if (parts.length !== 4 || parts[0] !== ROOT || parts[1] !== 'dev' || !parts[2] || !parts[3]) return undefined;
-  return { id: parts[2], leaf: parts[3] };
-}
 
 export const PROTOCOL_ERRORS = {
   bad_json: 'the payload is not JSON',

@@ -1,0 +1,230 @@
+/**
+ * The device hub: turns device requests into engine commands and answers
+ * them from the command's own result; turns committed events into what
+ * devices show. It reaches every device through its link (daemon/devices/link.ts),
+ * whatever carries it, and reads each device's model definition to know
+ * what the device sends and accepts.
+ *
+ * Owns: the views last sent, the day's recent calls, which devices are
+ * online. May touch: the core (execute), the links, the bus (listens to
+ * `committed`; emits `device.online`/`device.offline`).
+ */
+import type { Logger } from 'pino';
+import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
+import { modelOf, type OutLeaf } from '../../devices/index.js';
+import type { Core, CoreResult } from '../core/core.js';
+import type { Command } from '../engine/types.js';
+import type { HubContext } from '../spine/context.js';
+import type { HubModule, ModuleHealth } from '../spine/module.js';
+import { Throttle } from '../spine/throttle.js';
+import type { DeviceLink, InLeaf, LinkListener } from './link.js';
+import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Press, PROTOCOL_VERSION, ALL_ERRORS, type ProtocolErrorCode } from './protocol.js';
+import { boardView, keypadView, RecentCalls, ticketView, windowView, type View } from './views.js';
+
+interface Presence {
+  since: number;
+  model?: string;
+  fw?: string;
+}
+
+export class DeviceHub implements HubModule, LinkListener {
+  readonly name = 'devices';
+  readonly essential = true;
+  private recent: RecentCalls;
+  private readonly lastSent = new Map<string, string>();
+  private readonly lastCallSeq = new Map<number, number>();
+  private readonly links = new Map<string, DeviceLink>();
+  private readonly presence = new Map<string, Presence>();
+  private readonly errors = new Throttle(1000);
+  private readonly devices: DeviceConfig[];
+  private readonly config: CenterConfig;
+  private readonly core: Core;
+  private readonly log: Logger;
+  private unsubscribe?: () => void;
+
+  constructor(private readonly ctx: HubContext) {
+    this.config = ctx.config;
+    this.core = ctx.core;
+    this.log = ctx.log.child({ mod: 'devices' });
+    this.recent = new RecentCalls(ctx.config);
+    this.devices = ctx.config.devices.filter((d) => d.enabled);
+  }
+
+  start(): void {
+    for (const d of this.devices) this.links.set(d.id, this.ctx.links.link(d));
+    const day = this.core.engine.state.day;
+    if (day) for (const e of this.core.store.eventsOfDay(day)) this.track(e);
+    this.unsubscribe = this.ctx.bus.on('committed', this.name, ({ events }) => {
+      for (const e of events) this.track(e);
+      this.refresh(false);
+    });
+    this.ctx.links.listen(this);
+    this.refresh(true);
+  }
+
+  stop(): void {
+    this.ctx.links.listen(undefined);
+    this.unsubscribe?.();
+  }
+
+  health(): ModuleHealth {
+    const list = this.devices.map((d) => {
+      const o = this.presence.get(d.id);
+      return { id: d.id, kind: d.kind, transport: d.transport.type, online: !!o, ...(o ? { since: new Date(o.since).toISOString(), model: o.model, fw: o.fw } : {}) };
+    });
+    const online = list.filter((d) => d.online).length;
+    return { ok: true, summary: { devices: { online, offline: list.length - online, list } } };
+  }
+
+  private logOf(d: DeviceConfig): Logger {
+    return this.log.child({ device: d.id });
+  }
+
+  // ------------------------------------------------------------ from the links
+
+  online(d: DeviceConfig, info: { model?: string; fw?: string }): void {
+    this.presence.set(d.id, { since: Date.now(), ...info });
+    this.ctx.bus.emit('device.online', { device: d, ...info });
+  }
+
+  offline(d: DeviceConfig): void {
+    if (!this.presence.delete(d.id)) return;
+    this.ctx.bus.emit('device.offline', { device: d });
+  }
+
+  /** A device (re)connected or subscribed: send it its state again. */
+  wantsState(d: DeviceConfig): void {
+    const v = this.view(d);
+    if (v) this.send(d, v.leaf, v.view, { force: true });
+  }
+
+  /** A request from a device (already authenticated and allowed for its model). */
+  request(d: DeviceConfig, leaf: InLeaf, payload: Buffer): void {
+    let body: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(payload.toString('utf8'));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      body = parsed as Record<string, unknown>;
+    } catch {
+      this.logOf(d).warn({ leaf, bytes: payload.length }, 'malformed JSON from device');
+      return this.error(d, undefined, 'bad_json', 'the payload must be a JSON object');
+    }
+    const re = typeof body.id === 'string' ? body.id.slice(0, 64) : undefined;
+    if (body.v !== undefined && body.v !== PROTOCOL_VERSION) return this.error(d, re, 'unsupported_version');
+    if (leaf === 'press') return this.press(d, body, re);
+    if (leaf === 'cmd') return this.command(d, body, re);
+    // `played` paces announcements: the voice issue's announcer reads it.
+  }
+
+  // ------------------------------------------------------------ requests
+
+  /** Replies on the device's error channel; errors without a request id at most once a second per device and code. */
+  private error(d: DeviceConfig, re: string | undefined, code: ProtocolErrorCode, message?: string): void {
+    this.logOf(d).info({ re, code, message }, 'request refused');
+    if (re === undefined && !this.errors.pass(`${d.id}/${code}`).ok) return;
+    this.deliver(d, 'error', { v: PROTOCOL_VERSION, ...(re !== undefined ? { re } : {}), code, message: message ?? ALL_ERRORS[code] });
+  }
+
+  private fail(d: DeviceConfig, re: string | undefined, r: CoreResult & { ok: false }): void {
+    this.error(d, re, r.error.code, r.error.message);
+  }
+
+  private press(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): void {
+    const p = Press.safeParse(body);
+    if (!p.success) return this.error(d, re, 'bad_payload', describeIssues(p.error));
+    const bound = d.bind.services ?? [];
+    const buttons = modelOf(d).buttons;
+    if (p.data.button !== undefined && buttons !== undefined && p.data.button > buttons)
+      return this.error(d, re, 'not_bound', `button ${p.data.button}: this dispenser model has ${buttons} buttons`);
+    const service = p.data.service ?? bound[p.data.button! - 1];
+    if (!service || !bound.includes(service))
+      return this.error(d, re, 'not_bound', p.data.service ? `this dispenser does not issue "${p.data.service}"` : `button ${p.data.button} has no service (this dispenser has ${bound.length})`);
+    const r = this.core.execute({ type: 'issue', service, ...(p.data.priority ? { priority: p.data.priority } : {}), source: d.id, id: p.data.id });
+    if (!r.ok) return this.fail(d, re, r);
+    if (!r.ticket) return this.error(d, re, 'unknown_ticket', 'the ticket of this press is no longer known');
+    this.logOf(d).info({ re, ticket: r.ticket.number, duplicate: r.duplicate }, r.duplicate ? 'repeated press: same ticket sent again' : 'ticket issued');
+    this.deliver(d, 'ticket', { v: PROTOCOL_VERSION, re, duplicate: r.duplicate, ticket: ticketView(this.config, r.ticket) });
+  }
+
+  private command(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): void {
+    if (typeof body.cmd !== 'string' || !(KEYPAD_COMMANDS as string[]).includes(body.cmd))
+      return this.error(d, re, 'unknown_command', `"cmd" must be one of ${KEYPAD_COMMANDS.join(', ')}`);
+    const c = KeypadCommand.safeParse(body);
+    if (!c.success) return this.error(d, re, 'bad_payload', describeIssues(c.error));
+    const window = d.bind.window;
+    if (window === undefined) return this.error(d, re, 'not_bound', 'this keypad is not bound to a window');
+    if (c.data.window !== undefined && c.data.window !== window) return this.error(d, re, 'forbidden', `this keypad belongs to window ${window}`);
+    const cmd = keypadCommand(c.data, window, d.id);
+    if (cmd) {
+      const r = this.core.execute(cmd);
+      if (!r.ok) return this.fail(d, re, r);
+      this.logOf(d).info({ re, cmd: c.data.cmd, ticket: r.ticket?.number, duplicate: r.duplicate }, 'keypad command');
+    }
+    // The reply is the keypad's screen after the command, carrying the command's id.
+    this.send(d, 'screen', keypadView(this.core.engine, window), { force: true, re });
+  }
+
+  // ------------------------------------------------------------ views
+
+  private track(e: Parameters<RecentCalls['add']>[0]) {
+    if (e.type === 'day.rolled') this.lastCallSeq.clear();
+    const call = this.recent.add(e);
+    if (call) this.lastCallSeq.set(call.w, call.seq);
+  }
+
+  private view(d: DeviceConfig): { leaf: OutLeaf; view: View } | undefined {
+    switch (d.kind) {
+      case 'board':
+        return { leaf: 'display', view: boardView(this.config, this.core.engine, this.recent, d) };
+      case 'display':
+        return d.bind.window === undefined ? undefined : { leaf: 'display', view: windowView(this.core.engine, d.bind.window, this.lastCallSeq.get(d.bind.window)) };
+      case 'keypad':
+        return d.bind.window === undefined ? undefined : { leaf: 'screen', view: keypadView(this.core.engine, d.bind.window) };
+      default:
+        return undefined;
+    }
+  }
+
+  /** Sends every device view that changed (all of them when `force`). Retained, so a device that reconnects gets it at once. */
+  private refresh(force: boolean): void {
+    for (const d of this.devices) {
+      const v = this.view(d);
+      if (v) this.send(d, v.leaf, v.view, { force });
+    }
+  }
+
+  private send(d: DeviceConfig, leaf: OutLeaf, view: View, o: { force: boolean; re?: string }): void {
+    const key = JSON.stringify(view);
+    if (!o.force && this.lastSent.get(d.id) === key) return;
+    this.lastSent.set(d.id, key);
+    this.deliver(d, leaf, { ...view, rev: this.core.store.lastSeq, ...(o.re ? { re: o.re } : {}) }, true);
+  }
+
+  /** Hands a message to the device's link, if its model takes that message. */
+  private deliver(d: DeviceConfig, leaf: OutLeaf, body: Record<string, unknown>, retain = false): void {
+    if (!modelOf(d).accepts.includes(leaf)) return;
+    this.links.get(d.id)?.send(leaf, body, { retain });
+  }
+}
+
+/** A validated keypad request → the engine command it stands for (none for `screen`, which only asks for the screen). */
+function keypadCommand(k: KeypadCommand, window: number, source: string): Command | undefined {
+  const ref = { source, id: k.id };
+  switch (k.cmd) {
+    case 'next': return { type: 'next', window, ...ref };
+    case 'recall': return { type: 'recall', window, ...ref };
+    case 'start': return { type: 'start', window, ...ref };
+    case 'done': return { type: 'finish', window, ...ref };
+    case 'noShow': return { type: 'noShow', window, ...ref };
+    case 'return': return { type: 'returnNoShow', ticket: k.ticket, ...ref };
+    case 'transfer': return { type: 'transfer', window, service: k.service, ...(k.position ? { position: k.position } : {}), ...ref };
+    case 'park': return { type: 'park', window, ...ref };
+    case 'resume': return { type: 'resume', window, ticket: k.ticket, ...ref };
+    case 'call': return { type: 'callTicket', window, ticket: k.ticket, ...ref };
+    case 'callInquiry': return { type: 'callInquiry', window, inquiry: k.inquiry, ...ref };
+    case 'open': return { type: 'open', window, ...ref };
+    case 'pause': return { type: 'pause', window, reason: k.reason ?? 'break', ...ref };
+    case 'close': return { type: 'close', window, ...ref };
+    case 'screen': return undefined;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The hub: its context and its modules, in the one list that says in which
+ * order they start (and, reversed, stop). A new capability is a module added
+ * here; nothing else needs to learn about it.
+ */
+import type { Logger } from 'pino';
+import type { LoadedCenter } from '../config/load.js';
+import { Core } from './core/core.js';
+import { DeviceHub } from './devices/hub.js';
+import { Links } from './devices/link.js';
+import { HttpModule } from './http/server.js';
+import { Broker } from './mqtt/broker.js';
+import { Schedules } from './schedules/schedules.js';
+import { Bus } from './spine/bus.js';
+import type { HubContext, HubEvents } from './spine/context.js';
+import { Modules, type HubModule } from './spine/module.js';
+import { Announcer } from './voice/announcer.js';
+
+export interface HubOptions {
+  center: Pick<LoadedCenter, 'config' | 'secrets'>;
+  dataDir: string;
+  log: Logger;
+  version: string;
+  /** The time source (tests). */
+  clock?: () => number;
+  /** More modules, started after the built-in ones and before HTTP opens (tests, tools). */
+  extra?: (ctx: HubContext) => HubModule[];
+}
+
+export interface Hub {
+  ctx: HubContext;
+  http: HttpModule;
+  broker: Broker;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createHub(o: HubOptions): Hub {
+  const { config, secrets } = o.center;
+  const bus = new Bus<HubEvents>({ log: o.log });
+  const modules = new Modules(o.log);
+  const core = new Core({ config, dataDir: o.dataDir, log: o.log.child({ mod: 'core' }), bus, ...(o.clock ? { clock: o.clock } : {}) });
+  const ctx: HubContext = { config, secrets, log: o.log, version: o.version, dataDir: o.dataDir, core, bus, links: new Links(), modules };
+
+  const http = new HttpModule(ctx);
+  const broker = new Broker(ctx, { http: http.server });
+  // The order is the start order: state first, then the transports, then
+  // what uses them; HTTP opens last, when everything it reports on runs.
+  for (const m of [core, broker, new DeviceHub(ctx), new Announcer(ctx), new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+
+  return {
+    ctx,
+    http,
+    broker,
+    start: () => modules.start(),
+    async stop() {
+      broker.closing = true; // refuse new requests at once, before the modules go down one by one
+      await modules.stop();
+    },
+  };
+}
