@@ -308,3 +308,55 @@ describe('loadCenter secrets', () => {
     expect(loaded.warnings.every((w) => w.severity === 'warning')).toBe(true);
   });
 });
+
+describe('qhub check-config: device models and the links that carry them', () => {
+  it('refuses an unknown model, naming its line and the models a device of that kind can be', () => {
+    const text = replaceOnce(example, '  - id: kp-2\n    kind: keypad\n    model: qhub-keypad\n', '  - id: kp-2\n    kind: keypad\n    model: acme-keypad-9000\n');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'model: acme-keypad-9000')}: devices[${deviceIndex('kp-2')}].model: `);
+    expect(line).toContain('model "acme-keypad-9000" is not known');
+    expect(line).toContain('a keypad can be generic, qhub-keypad');
+  });
+
+  it('refuses a model of another kind', () => {
+    const text = replaceOnce(example, '  - id: kp-3\n    kind: keypad\n    model: qhub-keypad\n', '  - id: kp-3\n    kind: keypad\n    model: qhub-board-8row\n');
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'model: qhub-board-8row')}: devices[${deviceIndex('kp-3')}].model: `);
+    expect(line).toContain('is a board, not a keypad');
+    expect(line).toContain('qhub-keypad');
+  });
+
+  it('refuses a device on a transport no link of this hub serves (a serial keypad), at the transport line', () => {
+    const text = replaceOnce(
+      example,
+      '  - id: kp-4\n    kind: keypad\n    model: qhub-keypad\n',
+      '  - id: kp-4\n    kind: keypad\n    model: qhub-keypad\n    transport: {type: serial, path: /dev/ttyUSB0}\n',
+    );
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'type: serial')}: devices[${deviceIndex('kp-4')}].transport.type: `);
+    expect(line).toContain('is reached over mqtt, not serial');
+    // The daemon refuses the same file: nothing is silently sent to topics no wired device reads.
+    const start = spawnSync(process.execPath, [CLI, 'start', '--config', file, '--data', join(dirname(file), 'data'), '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, QHUB_SUPERVISOR_SECRET: 'supervisor-secret-for-tests' },
+      timeout: 30_000,
+    });
+    expect(start.status).toBe(1);
+    expect(start.stdout).toContain('is reached over mqtt, not serial');
+  });
+
+  it('refuses a dispenser bound to more services than its model has buttons', () => {
+    const text = replaceOnce(
+      example,
+      '  - id: disp-2\n    kind: dispenser\n    model: qhub-dispenser-5\n    bind: {services: [intake, treasury, delivery, inquiry, complaints]}\n',
+      '  - id: disp-2\n    kind: dispenser\n    model: qhub-dispenser-5\n    bind: {services: [intake, treasury, delivery, inquiry, complaints, intake]}\n',
+    );
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'complaints, intake]')}: devices[${deviceIndex('disp-2')}].bind.services: `);
+    expect(line).toContain('has 5 buttons but 6 services are bound');
+  });
+});

@@ -171,6 +171,11 @@ describe('running hub: citizen flow and device protocol', () => {
     expect(health.status).toBe('ok');
   });
 
+  it('warns that it runs a demo setup (example center, demo secrets)', () => {
+    const warn = hub.logs.find((l) => String(l.msg).startsWith('DEMO SETUP'));
+    expect(warn).toMatchObject({ level: 40, demoSecrets: Object.keys(secrets).length });
+  });
+
   it('reports health with devices online and offline', async () => {
     await dev('wd-2');
     const res = await fetch(`http://127.0.0.1:${hub.httpPort}/health`);
@@ -321,7 +326,7 @@ describe('running hub: killed and restarted mid-flow', () => {
 describe('running hub: refuses to start on a broken config or an unusable port', () => {
   it('exits 1 and names the file, line and key of each problem', () => {
     const { dir, config } = testCenter((doc) => doc.setIn(['windows', 0, 'services'], doc.createNode(['intake', 'licences'])));
-    const r = spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], { encoding: 'utf8', timeout: 20_000, env: cleanEnv() });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`${config.replaceAll('/', '\\/')}:\\d+: windows\\[0\\]\\.services\\[1\\]: service \\\\"licences\\\\" does not exist`));
   });
@@ -331,9 +336,37 @@ describe('running hub: refuses to start on a broken config or an unusable port',
     await new Promise((r) => blocker.once('listening', r));
     const port = (blocker.address() as AddressInfo).port;
     const { dir, config } = testCenter((doc) => doc.setIn(['hub', 'mqtt', 'port'], port));
-    const r = spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], { encoding: 'utf8', timeout: 20_000, env: cleanEnv() });
     blocker.close();
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('another program uses this port');
   });
+
+  it('refuses the demo secrets under systemd or NODE_ENV=production, and warns about them from a checkout', () => {
+    const { dir, config } = testCenter();
+    const start = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { ...cleanEnv(), ...env },
+      });
+    for (const env of [{ INVOCATION_ID: 'a5e1f00dfeed' }, { NODE_ENV: 'production' }]) {
+      const r = start(env);
+      expect(r.status, JSON.stringify(env)).toBe(1);
+      const fatal = r.stdout.split('\n').filter((l) => l.includes('"level":60'));
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]).toContain('use the demo secrets published with qhub');
+      expect(fatal[0]).toContain('openssl rand -hex 16');
+      expect(r.stdout).not.toContain('qhub ready');
+    }
+  });
 });
+
+/** The environment without what would make the daemon think it runs under systemd in production. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.INVOCATION_ID;
+  delete env.NOTIFY_SOCKET;
+  env.NODE_ENV = 'test';
+  return env;
+}
