@@ -350,7 +350,7 @@ describe('running hub: refuses to start on a broken config or an unusable port',
         timeout: 20_000,
         env: { ...cleanEnv(), ...env },
       });
-    for (const env of [{ INVOCATION_ID: 'a5e1f00dfeed' }, { NODE_ENV: 'production' }]) {
+    for (const env of [{ INVOCATION_ID: 'a5e1f00dfeed' }, { NODE_ENV: 'production' }] as Record<string, string>[]) {
       const r = start(env);
       expect(r.status, JSON.stringify(env)).toBe(1);
       const fatal = r.stdout.split('\n').filter((l) => l.includes('"level":60'));
