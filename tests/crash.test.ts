@@ -47,7 +47,7 @@ function runAndKill(config: string, dataDir: string, startMs: number, killAfterM
   });
 }
 
-describe('crash safety (SIGKILL during issue and call)', () => {
+describe('crash safety (SIGKILL during group commits of concurrent presses and calls)', () => {
   it(`keeps every acknowledged ticket and call, gap-free and without reused numbers, over ${ROUNDS} kills`, async () => {
     expect(existsSync(WORKER), `${WORKER} is missing: run "npm run build" first`).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'qhub-crash-'));
@@ -93,9 +93,9 @@ describe('crash safety (SIGKILL during issue and call)', () => {
 
       // The hub restarts on this store and numbering continues after the last number.
       const core = new Core({ config: loadCenter(config).config, dataDir, clock: () => start + round * 3600_000 + 1800_000 });
-      core.start();
+      await core.start();
       const last = issued.filter((e) => e.service === 'intake').at(-1);
-      const r = core.execute({ type: 'issue', service: 'intake' });
+      const r = await core.submit({ type: 'issue', service: 'intake' });
       expect(r.ok).toBe(true);
       if (r.ok && last) expect(r.ticket!.n).toBe(last.n + 1);
       core.stop();

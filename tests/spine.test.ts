@@ -116,7 +116,7 @@ describe('spine: modules and an isolating bus in the running hub', () => {
 
   it('the rollover timer path is isolated too: a commit with no device request still reaches the others', async () => {
     const before = counted.length;
-    const r = hub.ctx.core.execute({ type: 'open', window: 2, source: 'test', id: 'open-2' });
+    const r = await hub.ctx.core.submit({ type: 'open', window: 2, source: 'test', id: 'open-2' });
     expect(r.ok).toBe(true);
     await vi.waitFor(() => expect(counted.length).toBe(before + 1));
     expect(counted.at(-1)).toMatchObject({ type: 'window.opened', window: 2, source: 'test', v: 2 });

@@ -1,11 +1,12 @@
 /**
  * The hub's core: the engine with its durable store, and the only path for
- * commands. Every command goes rollover → decide → commit → apply
- * (`Engine.step`, with the store as its commit), synchronously, so commands
- * never interleave and nothing is acknowledged before it is on disk.
- * The caller gets the command's own result; everyone else (device hub,
- * announcer, later the forwarder) hears of committed events on the bus,
- * after the caller has returned.
+ * commands. Commands are queued (`submit`) and run in groups: every command
+ * that arrived while the event loop was busy is decided in order against the
+ * state (`Engine.step`: rollover → decide → commit → apply, one decision at a
+ * time), all their events go into one SQLite transaction with one fsync, and
+ * only then is each caller answered with its own result. The bus hears the
+ * group's events after that. Nothing is acknowledged, shown or announced
+ * before it is on disk; a burst of 50 presses costs one fsync, not 50.
  *
  * Owns: the Store, the Engine's state, snapshots. May touch: the bus (emit only).
  */
@@ -43,6 +44,14 @@ export interface CoreOptions {
   snapshotEvery?: number;
 }
 
+/** The most commands decided in one group commit (bounds one group's latency). */
+const MAX_GROUP = 256;
+
+interface Pending {
+  cmd: Command | undefined;
+  resolve: (r: CoreResult) => void;
+}
+
 export class Core implements HubModule {
   readonly name = 'core';
   readonly essential = true;
@@ -51,6 +60,10 @@ export class Core implements HubModule {
   readonly clock: () => number;
   private sinceSnapshot = 0;
   private clockBackSince?: number;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private groups = 0;
+  private commands = 0;
   storageError?: string;
 
   constructor(private readonly opts: CoreOptions) {
@@ -64,8 +77,15 @@ export class Core implements HubModule {
   }
 
   /** Opens the store and rebuilds the state from it; then rolls the day over if due. */
-  start(): void {
+  async start(): Promise<void> {
     this.store.open();
+    this.load();
+    const r = await this.tick();
+    if (!r.ok) throw new StoreError(r.error.message);
+  }
+
+  /** The engine's state from the latest usable snapshot plus the log after it. */
+  private load(): void {
     const snap = this.readSnapshot();
     this.engine = new Engine(this.opts.config, snap?.state);
     let replayed = 0;
@@ -74,8 +94,6 @@ export class Core implements HubModule {
       replayed++;
     }
     this.opts.log?.info({ seq: this.store.lastSeq, snapshot: snap?.seq ?? 0, replayed, day: this.engine.state.day }, 'state rebuilt from the store');
-    const r = this.tick();
-    if (!r.ok) throw new StoreError(r.error.message);
   }
 
   private readSnapshot(): { seq: number; state: EngineState } | undefined {
@@ -96,53 +114,86 @@ export class Core implements HubModule {
   }
 
   /** Rolls the business day over when it is due. The schedules module calls this on a timer. */
-  tick(): CoreResult {
-    return this.run(undefined);
+  tick(): Promise<CoreResult> {
+    return this.submit(undefined);
   }
 
-  /** Runs one command: rollover if due, decide, commit, apply; the result is the command's own. */
-  execute(cmd: Command): CoreResult {
-    return this.run(cmd);
+  /**
+   * Queues one command (none: only the rollover check) and resolves with its
+   * own result once its events are on disk: rollover if due, decide, commit,
+   * apply. Never rejects.
+   */
+  submit(cmd: Command | undefined): Promise<CoreResult> {
+    return new Promise((resolve) => {
+      this.queue.push({ cmd, resolve });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // After the I/O phase: every request read from the sockets meanwhile joins this group.
+        setImmediate(() => this.flush());
+      }
+    });
   }
 
-  private run(cmd: Command | undefined): CoreResult {
-    const now = this.now();
+  /** Decides the queued commands in order, commits them in one transaction, then answers them. */
+  private flush(): void {
+    this.scheduled = false;
+    const group = this.queue.splice(0, MAX_GROUP);
+    if (this.queue.length) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (!group.length) return;
     const committed: StoredEvent[] = [];
-    let own: StoredEvent[] = [];
+    const results: CoreResult[] = [];
     let rolled = false;
-    let result: StepResult | { ok: false; error: { code: ErrorCode; message: string } };
+    try {
+      this.store.transaction(() => {
+        for (const p of group) results.push(this.decide(p.cmd, committed, () => (rolled = true)));
+      });
+      this.storageError = undefined;
+    } catch (e) {
+      // Nothing of the group is on disk: the state goes back to what the store holds, every command is refused.
+      this.storageError = (e as Error).message;
+      this.opts.log?.error({ err: e, commands: group.length }, 'could not commit events: the commands are refused and nothing changed');
+      try {
+        this.load();
+      } catch (le) {
+        this.opts.log?.fatal({ err: le }, 'could not reload the state from the store after a failed commit');
+      }
+      for (const p of group) p.resolve({ ok: false, error: { code: 'storage_failed', message: ERROR_CODES.storage_failed } });
+      return;
+    }
+    this.groups++;
+    this.commands += group.length;
+    this.sinceSnapshot += committed.length;
+    if (rolled || this.sinceSnapshot >= (this.opts.snapshotEvery ?? 2000)) this.snapshot();
+    group.forEach((p, i) => p.resolve(results[i]!));
+    if (committed.length) this.opts.bus?.emit('committed', { events: committed });
+  }
+
+  /** One command of a group, inside the group's transaction; store errors propagate (the whole group fails). */
+  private decide(cmd: Command | undefined, committed: StoredEvent[], onRollover: () => void): CoreResult {
+    const now = this.now();
+    let own: StoredEvent[] = [];
+    let result: StepResult;
     try {
       result = this.engine.step(cmd, now, (events) => {
         const stored = this.store.append(events);
         committed.push(...stored);
-        if (stored.some((e) => e.type === 'day.rolled')) rolled = true;
+        if (stored.some((e) => e.type === 'day.rolled')) onRollover();
         else own = stored;
         return stored;
       });
-      this.storageError = undefined;
     } catch (e) {
-      if (e instanceof StoreError) {
-        this.storageError = e.message;
-        this.opts.log?.error({ err: e }, 'could not commit events: the command is refused and nothing changed');
-        result = { ok: false, error: { code: 'storage_failed', message: ERROR_CODES.storage_failed } };
-      } else {
-        // A malformed command that slipped past validation must not take the hub down.
-        this.opts.log?.error({ err: e, cmd: cmd?.type }, 'engine failed on a command');
-        result = { ok: false, error: { code: 'invalid_command', message: (e as Error).message } };
-      }
-    } finally {
-      // Whatever was committed (a rollover before a refused command, say) is announced.
-      if (committed.length) this.committed(committed, rolled, cmd);
+      if (e instanceof StoreError) throw e;
+      // A malformed command that slipped past validation must not take the hub down.
+      this.opts.log?.error({ err: e, cmd: cmd?.type }, 'engine failed on a command');
+      return { ok: false, error: { code: 'invalid_command', message: (e as Error).message } };
     }
     if (!result.ok) return { ok: false, error: { code: result.error.code, message: result.error.message } };
-    const ticket = result.ticket ? this.engine.state.tickets[result.ticket] : undefined;
-    return { ok: true, events: cmd ? own : committed, duplicate: result.duplicate, ...(ticket ? { ticket } : {}) };
-  }
-
-  private committed(events: StoredEvent[], rolled: boolean, cmd: Command | undefined): void {
-    this.sinceSnapshot += events.length;
-    if (rolled || this.sinceSnapshot >= (this.opts.snapshotEvery ?? 2000)) this.snapshot();
-    this.opts.bus?.emit('committed', cmd ? { events, command: cmd } : { events });
+    const t = result.ticket ? this.engine.state.tickets[result.ticket] : undefined;
+    // A copy: later commands of the same group may change the live ticket before the caller reads it.
+    return { ok: true, events: cmd ? own : committed.slice(), duplicate: result.duplicate, ...(t ? { ticket: { ...t } } : {}) };
   }
 
   private now(): number {
@@ -176,10 +227,13 @@ export class Core implements HubModule {
     return {
       ok: !this.storageError,
       summary: { day: this.engine.state.day, seq: this.store.lastSeq, ...(this.storageError ? { storage: this.storageError } : {}) },
+      detail: { groups: this.groups, commands: this.commands },
     };
   }
 
   stop(): void {
+    // Commands already queued are decided and committed before the store closes.
+    while (this.queue.length && this.store.isOpen) this.flush();
     try {
       if (this.store.lastSeq > 0 && this.store.isOpen) this.snapshot();
     } finally {

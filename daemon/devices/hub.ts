@@ -98,8 +98,12 @@ export class DeviceHub implements HubModule, LinkListener {
     if (v) this.send(d, v.leaf, v.view, { force: true });
   }
 
-  /** A request from a device (already authenticated and allowed for its model). */
-  request(d: DeviceConfig, leaf: InLeaf, payload: Buffer): void {
+  /**
+   * A request from a device (already authenticated and allowed for its
+   * model). Resolves once the reply went to the link, i.e. after the
+   * command's events are on disk; the MQTT link sends its PUBACK then.
+   */
+  async request(d: DeviceConfig, leaf: InLeaf, payload: Buffer): Promise<void> {
     let body: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(payload.toString('utf8'));
@@ -129,7 +133,7 @@ export class DeviceHub implements HubModule, LinkListener {
     this.error(d, re, r.error.code, r.error.message);
   }
 
-  private press(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): void {
+  private async press(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): Promise<void> {
     const p = Press.safeParse(body);
     if (!p.success) return this.error(d, re, 'bad_payload', describeIssues(p.error));
     const bound = d.bind.services ?? [];
@@ -139,14 +143,14 @@ export class DeviceHub implements HubModule, LinkListener {
     const service = p.data.service ?? bound[p.data.button! - 1];
     if (!service || !bound.includes(service))
       return this.error(d, re, 'not_bound', p.data.service ? `this dispenser does not issue "${p.data.service}"` : `button ${p.data.button} has no service (this dispenser has ${bound.length})`);
-    const r = this.core.execute({ type: 'issue', service, ...(p.data.priority ? { priority: p.data.priority } : {}), source: d.id, id: p.data.id });
+    const r = await this.core.submit({ type: 'issue', service, ...(p.data.priority ? { priority: p.data.priority } : {}), source: d.id, id: p.data.id });
     if (!r.ok) return this.fail(d, re, r);
     if (!r.ticket) return this.error(d, re, 'unknown_ticket', 'the ticket of this press is no longer known');
     this.logOf(d).info({ re, ticket: r.ticket.number, duplicate: r.duplicate }, r.duplicate ? 'repeated press: same ticket sent again' : 'ticket issued');
     this.deliver(d, 'ticket', { v: PROTOCOL_VERSION, re, duplicate: r.duplicate, ticket: ticketView(this.config, r.ticket) });
   }
 
-  private command(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): void {
+  private async command(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): Promise<void> {
     if (typeof body.cmd !== 'string' || !(KEYPAD_COMMANDS as string[]).includes(body.cmd))
       return this.error(d, re, 'unknown_command', `"cmd" must be one of ${KEYPAD_COMMANDS.join(', ')}`);
     const c = KeypadCommand.safeParse(body);
@@ -156,7 +160,7 @@ export class DeviceHub implements HubModule, LinkListener {
     if (c.data.window !== undefined && c.data.window !== window) return this.error(d, re, 'forbidden', `this keypad belongs to window ${window}`);
     const cmd = keypadCommand(c.data, window, d.id);
     if (cmd) {
-      const r = this.core.execute(cmd);
+      const r = await this.core.submit(cmd);
       if (!r.ok) return this.fail(d, re, r);
       this.logOf(d).info({ re, cmd: c.data.cmd, ticket: r.ticket?.number, duplicate: r.duplicate }, 'keypad command');
     }

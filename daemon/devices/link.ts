@@ -23,8 +23,8 @@ export interface DeviceLink {
 
 /** What transports report to the device hub. */
 export interface LinkListener {
-  /** A request from a device, already authenticated and allowed for its kind. */
-  request(device: DeviceConfig, leaf: InLeaf, payload: Buffer): void;
+  /** A request from a device, already authenticated and allowed for its kind; settles when it has been answered. */
+  request(device: DeviceConfig, leaf: InLeaf, payload: Buffer): void | Promise<void>;
   online(device: DeviceConfig, info: { model?: string; fw?: string }): void;
   offline(device: DeviceConfig): void;
   /** The device (re)subscribed or reconnected and needs its current state. */

@@ -96,9 +96,17 @@ export function pad(n: number, last: number): string {
 }
 
 export class Engine {
-  state: EngineState;
+  readonly state: EngineState;
   private readonly services: Map<string, ServiceConfig>;
   private readonly windowCfg: Map<number, WindowConfig>;
+  // Indexes derived from the state, never stored: built here, kept by apply(),
+  // so a decision or a view costs what it reads, not the day's tickets.
+  /** Service → its waiting tickets. */
+  private readonly waitingBy = new Map<string, Set<Ticket>>();
+  /** Printed number (upper case) → tickets with it (today's, and carried ones). */
+  private readonly byNumber = new Map<string, Set<Ticket>>();
+  /** Printed number → how many active tickets hold it. */
+  private readonly activeNumbers = new Map<string, number>();
 
   constructor(
     readonly config: CenterConfig,
@@ -107,6 +115,55 @@ export class Engine {
     this.state = state;
     this.services = new Map(config.services.map((s) => [s.id, s]));
     this.windowCfg = new Map(config.windows.map((w) => [w.number, w]));
+    this.reindex();
+  }
+
+  private reindex(): void {
+    this.waitingBy.clear();
+    this.byNumber.clear();
+    this.activeNumbers.clear();
+    for (const t of Object.values(this.state.tickets)) this.index(t);
+  }
+
+  private index(t: Ticket): void {
+    const key = t.number.toUpperCase();
+    let same = this.byNumber.get(key);
+    if (!same) this.byNumber.set(key, (same = new Set()));
+    same.add(t);
+    if (ACTIVE.has(t.status)) this.activeNumbers.set(t.number, (this.activeNumbers.get(t.number) ?? 0) + 1);
+    if (t.status === 'waiting') {
+      let w = this.waitingBy.get(t.service);
+      if (!w) this.waitingBy.set(t.service, (w = new Set()));
+      w.add(t);
+    }
+  }
+
+  private unindex(t: Ticket): void {
+    const key = t.number.toUpperCase();
+    const same = this.byNumber.get(key);
+    same?.delete(t);
+    if (same && !same.size) this.byNumber.delete(key);
+    if (ACTIVE.has(t.status)) {
+      const n = (this.activeNumbers.get(t.number) ?? 1) - 1;
+      if (n > 0) this.activeNumbers.set(t.number, n);
+      else this.activeNumbers.delete(t.number);
+    }
+    if (t.status === 'waiting') this.waitingBy.get(t.service)?.delete(t);
+  }
+
+  /**
+   * The indexes as they would be rebuilt from the state; tests compare them
+   * with the kept ones so incremental upkeep never drifts.
+   */
+  indexesAgree(): boolean {
+    const fresh = new Engine(this.config, this.state);
+    const ids = (m: Map<string, Set<Ticket>>) =>
+      [...m]
+        .filter(([, v]) => v.size > 0)
+        .map(([k, v]) => `${k}:${[...v].map((t) => t.id).sort().join(',')}`)
+        .sort();
+    const flat = (e: Engine) => JSON.stringify([ids(e.waitingBy), ids(e.byNumber), [...e.activeNumbers].sort()]);
+    return flat(fresh) === flat(this);
   }
 
   // ---------------------------------------------------------------- queries
@@ -125,8 +182,7 @@ export class Engine {
     if (byId) return byId;
     const want = ref.trim().toUpperCase();
     let found: Ticket | undefined;
-    for (const t of Object.values(this.state.tickets)) {
-      if (t.number.toUpperCase() !== want) continue;
+    for (const t of this.byNumber.get(want) ?? []) {
       if (!found || (ACTIVE.has(t.status) && !ACTIVE.has(found.status)) || (ACTIVE.has(t.status) === ACTIVE.has(found.status) && t.issuedAt >= found.issuedAt))
         found = t;
     }
@@ -135,15 +191,26 @@ export class Engine {
 
   /** Waiting tickets of a service in the order they will be called (ignoring the priority rule). */
   waiting(service: string): Ticket[] {
-    return Object.values(this.state.tickets)
-      .filter((t) => t.status === 'waiting' && t.service === service)
-      .sort((a, b) => a.order - b.order);
+    return [...(this.waitingBy.get(service) ?? [])].sort((a, b) => a.order - b.order);
+  }
+
+  /** How many wait for a service. */
+  waitingCount(service: string): number {
+    return this.waitingBy.get(service)?.size ?? 0;
   }
 
   /** How many wait for any of a window's services. */
   waitingFor(window: number): number {
-    const services = new Set(this.windowCfg.get(window)?.services ?? []);
-    return Object.values(this.state.tickets).filter((t) => t.status === 'waiting' && services.has(t.service)).length;
+    let n = 0;
+    for (const s of this.windowCfg.get(window)?.services ?? []) n += this.waitingCount(s);
+    return n;
+  }
+
+  /** The first waiting ticket of a service (lowest order) that matches; one pass, no sort. */
+  private firstWaiting(service: string, pred: (t: Ticket) => boolean): Ticket | undefined {
+    let best: Ticket | undefined;
+    for (const t of this.waitingBy.get(service) ?? []) if (pred(t) && (!best || t.order < best.order)) best = t;
+    return best;
   }
 
   windowsServing(service: string): { open: number; all: number } {
@@ -279,10 +346,9 @@ export class Engine {
 
   /** The ticket a service would give next, by its priority rule. */
   private candidate(service: string): Ticket | undefined {
-    const queue = this.waiting(service);
-    if (!queue.length) return undefined;
-    const prio = queue.find((t) => t.priority);
-    const normal = queue.find((t) => !t.priority);
+    if (!this.waitingCount(service)) return undefined;
+    const prio = this.firstWaiting(service, (t) => !!t.priority);
+    const normal = this.firstWaiting(service, (t) => !t.priority);
     if (!prio) return normal;
     if (!normal) return prio;
     const rule = this.config.queue.priority;
@@ -304,11 +370,7 @@ export class Engine {
     const c = this.state.counters[s.id];
     // Every active number, whatever service its ticket waits in now: a ticket
     // transferred to another service keeps its number (prefixes are unique).
-    const inUse = new Set(
-      Object.values(this.state.tickets)
-        .filter((t) => ACTIVE.has(t.status))
-        .map((t) => t.number),
-    );
+    const inUse = this.activeNumbers;
     const size = s.last - s.first + 1;
     let n = c ? c.last + 1 : s.first;
     for (let i = 0; i < size; i++, n++) {
@@ -330,8 +392,11 @@ export class Engine {
           throw new EngineError('no_priority', `service "${s.id}" has no priority tickets`);
         const n = this.nextNumber(s);
         const issued = (this.state.counters[s.id]?.issued ?? 0) + 1;
-        const queue = this.waiting(s.id);
-        const ahead = cmd.priority ? queue.filter((t) => t.priority).length : queue.length;
+        let ahead = this.waitingCount(s.id);
+        if (cmd.priority) {
+          ahead = 0;
+          for (const t of this.waitingBy.get(s.id) ?? []) if (t.priority) ahead++;
+        }
         const id = `${day}/${s.id}/${issued}`;
         return ok(
           [
@@ -548,8 +613,24 @@ export class Engine {
 
   // ---------------------------------------------------------------- applying
 
-  /** Folds one event into the state. Tolerates events about things the config no longer has. */
+  /** Folds one event into the state (and its indexes). Tolerates events about things the config no longer has. */
   apply(e: QueueEvent): void {
+    if (e.type === 'day.rolled') {
+      this.fold(e);
+      this.reindex(); // once a day: finished tickets are dropped
+      return;
+    }
+    const before = 'ticket' in e ? this.state.tickets[e.ticket] : undefined;
+    if (before) this.unindex(before);
+    try {
+      this.fold(e);
+    } finally {
+      const after = 'ticket' in e ? this.state.tickets[e.ticket] : undefined;
+      if (after) this.index(after);
+    }
+  }
+
+  private fold(e: QueueEvent): void {
     const st = this.state;
     if (e.at > st.lastAt) st.lastAt = e.at;
     if (e.ref) {

@@ -321,12 +321,21 @@ export class Broker implements HubModule, Transport {
       this.sendError(d.id, undefined, 'shutting_down');
       return drop();
     }
+    // The PUBACK goes after the reply: when the device sees it, the hub has committed and answered.
+    let pending: void | Promise<void> = undefined;
     try {
-      listener.request(d, t.leaf as InLeaf, payload);
+      pending = listener.request(d, t.leaf as InLeaf, payload);
     } catch (e) {
       this.log.error({ device: d.id, err: e }, 'request handler failed');
     }
-    drop();
+    if (!pending) return drop();
+    pending.then(
+      () => drop(),
+      (e: unknown) => {
+        this.log.error({ device: d.id, err: e }, 'request handler failed');
+        drop();
+      },
+    );
   }
 
   private readonly rateLogged = new Map<string, number>();

@@ -28,13 +28,13 @@ export class Schedules implements HubModule {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.rollover(), this.everyMs);
+    this.timer = setInterval(() => void this.rollover(), this.everyMs);
   }
 
-  private rollover(): void {
+  private async rollover(): Promise<void> {
     this.ticks++;
     try {
-      const r = this.core.tick();
+      const r = await this.core.tick();
       if (r.ok) this.lastError = undefined;
       else {
         this.lastError = r.error.message;

@@ -2,7 +2,8 @@
  * The durable store: one SQLite file (WAL, synchronous=FULL) holding the
  * event log, state snapshots and the read positions of whoever consumes the
  * log (forwarders, reports). Events get a gap-free increasing `seq` and are
- * committed in one transaction per command before anyone is told.
+ * committed before anyone is told: one transaction per append, or one for a
+ * whole group of commands (`transaction`).
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -123,6 +124,24 @@ export class Store {
       throw new StoreError(`could not write to ${this.file}: ${(e as Error).message}`, e);
     }
     return out;
+  }
+
+  /**
+   * Runs `fn` in one transaction: every append inside it is written with one
+   * fsync at the end (a group commit). If `fn` or the commit throws, nothing
+   * of it is written, `lastSeq` is as before, and a StoreError is thrown.
+   */
+  transaction<T>(fn: () => T): T {
+    const db = this.db;
+    if (!db) throw new StoreError('the store is not open');
+    const last = this.last;
+    try {
+      return db.transaction(fn)();
+    } catch (e) {
+      this.last = last;
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`could not write to ${this.file}: ${(e as Error).message}`, e);
+    }
   }
 
   /** Events after `seq`, oldest first, at most `limit`. */

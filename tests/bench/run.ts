@@ -60,13 +60,13 @@ raw.close();
 
 let now = Date.UTC(2026, 10, 22, 7, 0);
 const core = new Core({ config, dataDir: join(dir, 'core'), clock: () => now });
-core.start();
+await core.start();
 const coreMs: number[] = [];
 const services = config.services.map((s) => s.id);
 for (let i = 0; i < N; i++) {
   now += 1000;
   const t0 = performance.now();
-  const r = core.execute({ type: 'issue', service: services[i % services.length]!, source: 'bench', id: String(i) });
+  const r = await core.submit({ type: 'issue', service: services[i % services.length]!, source: 'bench', id: String(i) });
   coreMs.push(performance.now() - t0);
   if (!r.ok) throw new Error(r.error.message);
 }

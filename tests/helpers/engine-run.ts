@@ -22,6 +22,8 @@ export function runStep(engine: Engine, cmd: Command | undefined, now: number, l
     batches.push(stored);
     return stored;
   });
+  // The engine's indexes (waiting per service, numbers in use) must equal a rebuild from the state after every step.
+  if (!engine.indexesAgree()) throw new Error(`engine indexes drifted from the state after ${cmd?.type ?? 'a rollover'} at ${new Date(now).toISOString()}`);
   const stamped = batches.flat();
   const events = batches.filter((b) => !b.some((e) => e.type === 'day.rolled')).flat();
   return { ...r, stamped, events };
