@@ -222,3 +222,63 @@ describe('events a receiver can read alone', () => {
     core.stop();
   });
 });
+
+describe('Core: group commit', () => {
+  it('50 presses arriving together are decided in order, committed in one transaction and each answered with its own ticket', async () => {
+    const { core, heard, bus } = await setup();
+    const groupsBefore = (core.health().detail as { groups: number }).groups;
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => core.submit({ type: 'issue', service: 'intake', source: `disp-${i % 2}`, id: `burst-${i}` })));
+    expect(results.every((r) => r.ok)).toBe(true);
+    const numbers = results.map((r) => (r.ok ? r.ticket!.number : ''));
+    expect(numbers).toEqual(Array.from({ length: 50 }, (_, i) => `A${String(i + 1).padStart(3, '0')}`));
+    // Each caller's ticket says how many were ahead of it when it was decided.
+    expect(results.map((r) => (r.ok ? r.ticket!.ahead : -1))).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect((core.health().detail as { groups: number }).groups).toBe(groupsBefore + 1);
+    await bus.idle();
+    const last = heard.at(-1)!;
+    expect(last.events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 2));
+    core.stop();
+  });
+
+  it('a retry inside the same group is still the same ticket', async () => {
+    const { core } = await setup();
+    const [a, b] = await Promise.all([
+      core.submit({ type: 'issue', service: 'intake', source: 'disp-1', id: 'same' }),
+      core.submit({ type: 'issue', service: 'intake', source: 'disp-1', id: 'same' }),
+    ]);
+    expect(a).toMatchObject({ ok: true, duplicate: false });
+    expect(b).toMatchObject({ ok: true, duplicate: true });
+    expect(a.ok && b.ok && a.ticket!.id === b.ticket!.id).toBe(true);
+    expect(core.store.lastSeq).toBe(2);
+    core.stop();
+  });
+
+  it('when the group cannot be written, every command of it is refused, nothing changed, and the next group goes on', async () => {
+    const { core, dir } = await setup();
+    ok(await core.submit({ type: 'issue', service: 'intake', source: 'd', id: 'before' }));
+    const stateBefore = JSON.stringify(core.engine.state);
+    const seqBefore = core.store.lastSeq;
+    // The disk refuses writes of complaints tickets (SQLite aborts the transaction, as on a full disk).
+    const db = new Database(join(dir, 'qhub.db'));
+    db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON events WHEN json_extract(NEW.body, '$.service') = 'complaints' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    db.close();
+    const group = await Promise.all([
+      core.submit({ type: 'issue', service: 'intake', source: 'd', id: 'g1' }),
+      core.submit({ type: 'issue', service: 'complaints', source: 'd', id: 'g2' }),
+      core.submit({ type: 'issue', service: 'intake', source: 'd', id: 'g3' }),
+    ]);
+    for (const r of group) expect(r).toMatchObject({ ok: false, error: { code: 'storage_failed' } });
+    expect(core.store.lastSeq).toBe(seqBefore);
+    expect(JSON.stringify(core.engine.state)).toBe(stateBefore);
+    expect(core.engine.indexesAgree()).toBe(true);
+    expect(core.health()).toMatchObject({ ok: false, summary: { storage: expect.stringContaining('disk is full') } });
+    // Space is back: the same presses are served, and no number was burnt.
+    const db2 = new Database(join(dir, 'qhub.db'));
+    db2.exec('DROP TRIGGER refuse');
+    db2.close();
+    const again = ok(await core.submit({ type: 'issue', service: 'intake', source: 'd', id: 'g1' }));
+    expect(again.ticket!.number).toBe('A002');
+    expect(core.health().ok).toBe(true);
+    core.stop();
+  });
+});

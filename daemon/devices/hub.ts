@@ -13,13 +13,13 @@ import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf, type OutLeaf } from '../../devices/index.js';
 import type { Core, CoreResult } from '../core/core.js';
-import type { Command } from '../engine/types.js';
+import type { Command, StoredEvent } from '../engine/types.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
 import type { DeviceLink, InLeaf, LinkListener } from './link.js';
 import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Press, PROTOCOL_VERSION, ALL_ERRORS, type ProtocolErrorCode } from './protocol.js';
-import { boardView, keypadView, RecentCalls, ticketView, windowView, type View } from './views.js';
+import { boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
 
 interface Presence {
   since: number;
@@ -37,6 +37,13 @@ export class DeviceHub implements HubModule, LinkListener {
   private readonly presence = new Map<string, Presence>();
   private readonly errors = new Throttle(1000);
   private readonly devices: DeviceConfig[];
+  /** Which devices show what: a committed event touches a window, a service or a zone, and only their devices are recomputed. */
+  private readonly showing = {
+    window: new Map<number, DeviceConfig[]>(),
+    service: new Map<string, DeviceConfig[]>(),
+    zone: new Map<string, DeviceConfig[]>(),
+  };
+  private readonly zoneOf: Map<number, string>;
   private readonly config: CenterConfig;
   private readonly core: Core;
   private readonly log: Logger;
@@ -48,16 +55,24 @@ export class DeviceHub implements HubModule, LinkListener {
     this.log = ctx.log.child({ mod: 'devices' });
     this.recent = new RecentCalls(ctx.config);
     this.devices = ctx.config.devices.filter((d) => d.enabled);
+    this.zoneOf = zonesOf(ctx.config);
+    const add = <K>(m: Map<K, DeviceConfig[]>, k: K, d: DeviceConfig) => m.set(k, [...(m.get(k) ?? []), d]);
+    for (const d of this.devices) {
+      const w = d.bind.window;
+      if (d.kind === 'keypad' && w !== undefined) {
+        add(this.showing.window, w, d);
+        // A keypad shows how many wait for its window's services.
+        for (const s of ctx.config.windows.find((x) => x.number === w)?.services ?? []) add(this.showing.service, s, d);
+      } else if (d.kind === 'display' && w !== undefined) add(this.showing.window, w, d);
+      else if (d.kind === 'board') add(this.showing.zone, d.bind.zone ?? this.zoneOf.get(w ?? -1) ?? 'hall', d);
+    }
   }
 
   start(): void {
     for (const d of this.devices) this.links.set(d.id, this.ctx.links.link(d));
     const day = this.core.engine.state.day;
     if (day) for (const e of this.core.store.eventsOfDay(day)) this.track(e);
-    this.unsubscribe = this.ctx.bus.on('committed', this.name, ({ events }) => {
-      for (const e of events) this.track(e);
-      this.refresh(false);
-    });
+    this.unsubscribe = this.ctx.bus.on('committed', this.name, ({ events }) => this.committed(events));
     this.ctx.links.listen(this);
     this.refresh(true);
   }
@@ -170,7 +185,50 @@ export class DeviceHub implements HubModule, LinkListener {
 
   // ------------------------------------------------------------ views
 
-  private track(e: Parameters<RecentCalls['add']>[0]) {
+  /** Recomputes and sends the views of the devices the events touch, and only those. */
+  private committed(events: StoredEvent[]): void {
+    const devices = new Set<DeviceConfig>();
+    const touchWindow = (w: number | undefined) => {
+      if (w === undefined) return;
+      for (const d of this.showing.window.get(w) ?? []) devices.add(d);
+      for (const d of this.showing.zone.get(this.zoneOf.get(w) ?? 'hall') ?? []) devices.add(d);
+    };
+    const touchService = (s: string) => {
+      for (const d of this.showing.service.get(s) ?? []) devices.add(d);
+    };
+    let all = false;
+    for (const e of events) {
+      this.track(e);
+      if (e.type === 'day.rolled') all = true;
+      if ('window' in e) touchWindow(e.window);
+      if ('service' in e) touchService(e.service);
+      if (e.type === 'ticket.transferred') touchService(e.from);
+      if ('ticket' in e) {
+        // Wherever the ticket is now (a window shows its number and status).
+        const t = this.core.engine.state.tickets[e.ticket];
+        if (t && (t.status === 'called' || t.status === 'serving')) touchWindow(t.window);
+      }
+    }
+    if (all) return this.refresh(false);
+    for (const d of devices) {
+      const v = this.view(d);
+      if (v) this.send(d, v.leaf, v.view, { force: false });
+    }
+  }
+
+  /**
+   * A device's view recomputed from scratch: the engine's state and the
+   * day's calls read again from the log. Tests compare it with what the
+   * device was sent, so the incremental path never drifts.
+   */
+  recompute(d: DeviceConfig): { leaf: OutLeaf; view: View } | undefined {
+    const fresh = new DeviceHub(this.ctx);
+    const day = this.core.engine.state.day;
+    if (day) for (const e of this.core.store.eventsOfDay(day)) fresh.track(e);
+    return fresh.view(d);
+  }
+
+  private track(e: StoredEvent) {
     if (e.type === 'day.rolled') this.lastCallSeq.clear();
     const call = this.recent.add(e);
     if (call) this.lastCallSeq.set(call.w, call.seq);
