@@ -91,8 +91,11 @@ export class DeviceHub implements HubModule, LinkListener {
     return { ok: true, summary: { devices: { online, offline: list.length - online, list } } };
   }
 
+  private readonly loggers = new Map<string, Logger>();
   private logOf(d: DeviceConfig): Logger {
-    return this.log.child({ device: d.id });
+    let l = this.loggers.get(d.id);
+    if (!l) this.loggers.set(d.id, (l = this.log.child({ device: d.id })));
+    return l;
   }
 
   // ------------------------------------------------------------ from the links
@@ -161,7 +164,9 @@ export class DeviceHub implements HubModule, LinkListener {
     const r = await this.core.submit({ type: 'issue', service, ...(p.data.priority ? { priority: p.data.priority } : {}), source: d.id, id: p.data.id });
     if (!r.ok) return this.fail(d, re, r);
     if (!r.ticket) return this.error(d, re, 'unknown_ticket', 'the ticket of this press is no longer known');
-    this.logOf(d).info({ re, ticket: r.ticket.number, duplicate: r.duplicate }, r.duplicate ? 'repeated press: same ticket sent again' : 'ticket issued');
+    // Every ticket is in the event log; the journal gets the unusual (a repeated press), routine lines at debug.
+    if (r.duplicate) this.logOf(d).info({ re, ticket: r.ticket.number }, 'repeated press: same ticket sent again');
+    else this.logOf(d).debug({ re, ticket: r.ticket.number }, 'ticket issued');
     this.deliver(d, 'ticket', { v: PROTOCOL_VERSION, re, duplicate: r.duplicate, ticket: ticketView(this.config, r.ticket) });
   }
 
@@ -177,7 +182,7 @@ export class DeviceHub implements HubModule, LinkListener {
     if (cmd) {
       const r = await this.core.submit(cmd);
       if (!r.ok) return this.fail(d, re, r);
-      this.logOf(d).info({ re, cmd: c.data.cmd, ticket: r.ticket?.number, duplicate: r.duplicate }, 'keypad command');
+      this.logOf(d).debug({ re, cmd: c.data.cmd, ticket: r.ticket?.number, duplicate: r.duplicate }, 'keypad command');
     }
     // The reply is the keypad's screen after the command, carrying the command's id.
     this.send(d, 'screen', keypadView(this.core.engine, window), { force: true, re });

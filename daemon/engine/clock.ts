@@ -28,10 +28,19 @@ export interface LocalTime {
   minute: number;
 }
 
+/** The last minute asked for, per zone: every command asks for the business day, mostly within the same minute. */
+const lastMinute = new Map<string, { minute: number; local: LocalTime }>();
+
 export function localTime(at: number, tz: string): LocalTime {
+  // Zone offsets in use are whole minutes, so the local minute is the same for every instant of a UTC minute.
+  const minute = Math.floor(at / 60_000);
+  const hit = lastMinute.get(tz);
+  if (hit && hit.minute === minute) return { ...hit.local };
   const parts: Record<string, string> = {};
   for (const p of formatter(tz).formatToParts(at)) parts[p.type] = p.value;
-  return { date: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour), minute: Number(parts.minute) };
+  const local = { date: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour), minute: Number(parts.minute) };
+  lastMinute.set(tz, { minute, local });
+  return { ...local };
 }
 
 export function addDays(date: string, n: number): string {

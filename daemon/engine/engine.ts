@@ -91,6 +91,18 @@ export type StepResult =
   | { ok: true; duplicate: boolean; ticket?: string }
   | { ok: false; error: EngineError };
 
+/** Where a ticket of this order goes in a list sorted by order (binary search). */
+function orderIndex(list: Ticket[], order: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.order < order) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export function pad(n: number, last: number): string {
   return String(n).padStart(Math.max(3, String(last).length), '0');
 }
@@ -101,8 +113,8 @@ export class Engine {
   private readonly windowCfg: Map<number, WindowConfig>;
   // Indexes derived from the state, never stored: built here, kept by apply(),
   // so a decision or a view costs what it reads, not the day's tickets.
-  /** Service → its waiting tickets. */
-  private readonly waitingBy = new Map<string, Set<Ticket>>();
+  /** Service → its waiting tickets, priority and normal apart, each in call order (by `order`). */
+  private readonly waitingBy = new Map<string, { prio: Ticket[]; normal: Ticket[] }>();
   /** Printed number (upper case) → tickets with it (today's, and carried ones). */
   private readonly byNumber = new Map<string, Set<Ticket>>();
   /** Printed number → how many active tickets hold it. */
@@ -133,8 +145,11 @@ export class Engine {
     if (ACTIVE.has(t.status)) this.activeNumbers.set(t.number, (this.activeNumbers.get(t.number) ?? 0) + 1);
     if (t.status === 'waiting') {
       let w = this.waitingBy.get(t.service);
-      if (!w) this.waitingBy.set(t.service, (w = new Set()));
-      w.add(t);
+      if (!w) this.waitingBy.set(t.service, (w = { prio: [], normal: [] }));
+      const list = t.priority ? w.prio : w.normal;
+      // Most tickets join at the back; a returned or transferred one may go to the front.
+      if (!list.length || list[list.length - 1]!.order < t.order) list.push(t);
+      else list.splice(orderIndex(list, t.order), 0, t);
     }
   }
 
@@ -148,7 +163,18 @@ export class Engine {
       if (n > 0) this.activeNumbers.set(t.number, n);
       else this.activeNumbers.delete(t.number);
     }
-    if (t.status === 'waiting') this.waitingBy.get(t.service)?.delete(t);
+    if (t.status === 'waiting') {
+      const w = this.waitingBy.get(t.service);
+      const list = w && (t.priority ? w.prio : w.normal);
+      if (!list) return;
+      let i = orderIndex(list, t.order);
+      while (i < list.length && list[i] !== t && list[i]!.order === t.order) i++;
+      if (list[i] === t) list.splice(i, 1);
+      else {
+        const j = list.indexOf(t); // orders are unique; this is only a safety net
+        if (j >= 0) list.splice(j, 1);
+      }
+    }
   }
 
   /**
@@ -157,12 +183,14 @@ export class Engine {
    */
   indexesAgree(): boolean {
     const fresh = new Engine(this.config, this.state);
-    const ids = (m: Map<string, Set<Ticket>>) =>
+    const ids = (m: Map<string, Iterable<Ticket>>) =>
       [...m]
-        .filter(([, v]) => v.size > 0)
-        .map(([k, v]) => `${k}:${[...v].map((t) => t.id).sort().join(',')}`)
+        .map(([k, v]) => [k, [...v].map((t) => t.id).join(',')] as const)
+        .filter(([, v]) => v.length > 0)
+        .map(([k, v]) => `${k}:${v}`)
         .sort();
-    const flat = (e: Engine) => JSON.stringify([ids(e.waitingBy), ids(e.byNumber), [...e.activeNumbers].sort()]);
+    const waiting = (e: Engine) => new Map([...e.waitingBy].map(([k, w]) => [k, [...w.prio, ...w.normal]]));
+    const flat = (e: Engine) => JSON.stringify([ids(waiting(e)), ids(e.byNumber), [...e.activeNumbers].sort()]);
     return flat(fresh) === flat(this);
   }
 
@@ -191,12 +219,14 @@ export class Engine {
 
   /** Waiting tickets of a service in the order they will be called (ignoring the priority rule). */
   waiting(service: string): Ticket[] {
-    return [...(this.waitingBy.get(service) ?? [])].sort((a, b) => a.order - b.order);
+    const w = this.waitingBy.get(service);
+    return w ? [...w.prio, ...w.normal].sort((a, b) => a.order - b.order) : [];
   }
 
   /** How many wait for a service. */
   waitingCount(service: string): number {
-    return this.waitingBy.get(service)?.size ?? 0;
+    const w = this.waitingBy.get(service);
+    return w ? w.prio.length + w.normal.length : 0;
   }
 
   /** How many wait for any of a window's services. */
@@ -206,12 +236,7 @@ export class Engine {
     return n;
   }
 
-  /** The first waiting ticket of a service (lowest order) that matches; one pass, no sort. */
-  private firstWaiting(service: string, pred: (t: Ticket) => boolean): Ticket | undefined {
-    let best: Ticket | undefined;
-    for (const t of this.waitingBy.get(service) ?? []) if (pred(t) && (!best || t.order < best.order)) best = t;
-    return best;
-  }
+
 
   windowsServing(service: string): { open: number; all: number } {
     let open = 0;
@@ -346,9 +371,9 @@ export class Engine {
 
   /** The ticket a service would give next, by its priority rule. */
   private candidate(service: string): Ticket | undefined {
-    if (!this.waitingCount(service)) return undefined;
-    const prio = this.firstWaiting(service, (t) => !!t.priority);
-    const normal = this.firstWaiting(service, (t) => !t.priority);
+    const w = this.waitingBy.get(service);
+    const prio = w?.prio[0];
+    const normal = w?.normal[0];
     if (!prio) return normal;
     if (!normal) return prio;
     const rule = this.config.queue.priority;
@@ -392,11 +417,7 @@ export class Engine {
           throw new EngineError('no_priority', `service "${s.id}" has no priority tickets`);
         const n = this.nextNumber(s);
         const issued = (this.state.counters[s.id]?.issued ?? 0) + 1;
-        let ahead = this.waitingCount(s.id);
-        if (cmd.priority) {
-          ahead = 0;
-          for (const t of this.waitingBy.get(s.id) ?? []) if (t.priority) ahead++;
-        }
+        const ahead = cmd.priority ? (this.waitingBy.get(s.id)?.prio.length ?? 0) : this.waitingCount(s.id);
         const id = `${day}/${s.id}/${issued}`;
         return ok(
           [

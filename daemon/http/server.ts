@@ -14,6 +14,12 @@ import type { HubModule } from '../spine/module.js';
 
 export type Handler = (req: IncomingMessage, url: URL) => { code: number; body: unknown } | Promise<{ code: number; body: unknown }>;
 
+const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
+function memory(): Record<string, number> {
+  const m = process.memoryUsage();
+  return { rssMiB: mb(m.rss), heapUsedMiB: mb(m.heapUsed), heapTotalMiB: mb(m.heapTotal), externalMiB: mb(m.external), arrayBuffersMiB: mb(m.arrayBuffers) };
+}
+
 /** A bus listener that failed this recently makes the hub "degraded". */
 const RECENT_FAILURE_S = 60;
 
@@ -50,6 +56,7 @@ export class HttpModule implements HubModule {
         version: this.ctx.version,
         center: this.ctx.config.center.id,
         uptime: Math.round((Date.now() - this.started) / 1000),
+        memory: memory(),
         ...summary,
         modules: modules.map(({ summary: _s, ...m }) => m),
         listeners,

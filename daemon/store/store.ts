@@ -102,28 +102,32 @@ export class Store {
   }
 
   /**
-   * Appends events in one transaction and returns them with their seq.
+   * Appends events and returns them with their seq: in the caller's
+   * transaction when there is one (a group commit), else in one of its own.
    * Throws StoreError (disk full, I/O error) with nothing written.
    */
   append(events: QueueEvent[]): StoredEvent[] {
     if (!events.length) return [];
     const s = this.s;
-    const out: StoredEvent[] = [];
-    const tx = this.db!.transaction(() => {
+    const write = () => {
+      const out: StoredEvent[] = [];
       let seq = this.last;
       for (const e of events) {
         seq++;
         s.insert.run(seq, e.at, e.day, e.type, e.ref ?? null, JSON.stringify(e));
         out.push({ ...e, seq });
       }
-      return seq;
-    });
+      this.last = seq;
+      return out;
+    };
+    const last = this.last;
     try {
-      this.last = tx();
+      // In a group commit the enclosing transaction() rolls everything back if this fails.
+      return this.db!.inTransaction ? write() : this.db!.transaction(write)();
     } catch (e) {
+      this.last = last;
       throw new StoreError(`could not write to ${this.file}: ${(e as Error).message}`, e);
     }
-    return out;
   }
 
   /**

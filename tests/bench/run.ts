@@ -1,120 +1,482 @@
 /**
- * `npm run bench`: figures for the hub's hot paths, each with a baseline
- * measured in the same run on the same machine, so the ratios mean
- * something on a shared or slower machine (a Pi's SD card).
+ * `npm run bench`: the real daemon as its own process on free ports, a
+ * generated center of N windows and 4N devices as real mqtt.js clients over
+ * loopback (TCP_NODELAY on both ends), and in the same run the baselines a
+ * call cannot beat: a bare Aedes relay round trip (tests/bench/relay.ts) and
+ * one synchronous=FULL SQLite commit. Prints a table with ratios to those
+ * baselines and each target met or not; writes bench/latest.json (keys in
+ * docs/BENCHMARKS.md).
  *
- *  1. A ticket press committed by the core (engine + SQLite, synchronous=FULL)
- *     vs. a bare one-row SQLite commit with the same settings.
- *  2. A dispenser press → ticket reply through the embedded broker, with the
- *     device's socket set to TCP_NODELAY (as docs/PROTOCOL.md tells firmware)
- *     vs. left with Nagle's algorithm on.
- *  3. Memory: the hub's heap after a busy day's worth of tickets.
+ *   node dist/tests/bench/run.js [--quick] [--out FILE] [--windows 10,50,200]
+ *
+ * --quick (CI): one small center, few samples; proves the bench works, never
+ * judges speed.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mqtt from 'mqtt';
-import pino from 'pino';
-import { loadCenter } from '../../config/load.js';
-import { Core } from '../../daemon/core/core.js';
-import { createHub } from '../../daemon/hub.js';
+import { parseArgs } from 'node:util';
+import mqtt, { type MqttClient } from 'mqtt';
 
-const N = Number(process.env.BENCH_N ?? 2000);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const center = loadCenter(join(ROOT, 'config/center.example.yaml'), { ...process.env, QHUB_SUPERVISOR_SECRET: 'bench-secret-123' });
-const config = structuredClone(center.config);
-config.hub.mqtt.port = 0;
-config.hub.mqtt.host = '127.0.0.1';
-config.hub.mqtt.messagesPerSecond = 100_000;
-config.hub.mqtt.burst = 100_000;
-config.services.forEach((s) => (s.last = 99_999));
+const CLI = join(ROOT, 'dist/daemon/cli.js');
+const RELAY = join(ROOT, 'dist/tests/bench/relay.js');
+/** The V8 flags systemd/qhub.service starts the daemon with (a young generation sized for a Pi). */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
 
-function stats(ms: number[]) {
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean' }, out: { type: 'string' }, windows: { type: 'string' } },
+});
+const QUICK = !!args.quick;
+const SIZES = (args.windows ?? (QUICK ? '10' : '10,50,200')).split(',').map(Number);
+const DAY_TICKETS = QUICK ? 400 : 5000;
+const QUIET_SAMPLES = QUICK ? 15 : 60;
+const OUT = args.out ?? join(ROOT, 'bench/latest.json');
+const work = mkdtempSync(join(tmpdir(), 'qhub-bench-'));
+const SERVICES = ['intake', 'treasury', 'delivery', 'inquiry', 'complaints'];
+
+// ------------------------------------------------------------------ figures
+
+interface Dist {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+function dist(ms: number[]): Dist {
   const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+  return { n: s.length, p50: round(q(0.5)), p99: round(q(0.99)), max: round(s.at(-1) ?? NaN) };
 }
-const fmt = (x: number) => `${x.toFixed(3)} ms`;
-function row(name: string, ms: number[]) {
-  const st = stats(ms);
-  console.log(`${name.padEnd(44)} p50 ${fmt(st.p50).padStart(10)}  p99 ${fmt(st.p99).padStart(10)}  mean ${fmt(st.mean).padStart(10)}`);
-  return st;
+const round = (x: number) => Math.round(x * 1000) / 1000;
+const mib = (kb: number) => Math.round((kb / 1024) * 10) / 10;
+
+function procStat(pid: number): { cpuMs: number; rssKb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]); // utime + stime
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+  return { cpuMs: (ticks * 1000) / 100, rssKb };
 }
 
-// 1. Commit path ------------------------------------------------------------
-const dir = mkdtempSync(join(tmpdir(), 'qhub-bench-'));
-const raw = new Database(join(dir, 'raw.db'));
-raw.pragma('journal_mode = WAL');
-raw.pragma('synchronous = FULL');
-raw.exec('CREATE TABLE e (seq INTEGER PRIMARY KEY, body TEXT)');
-const ins = raw.prepare('INSERT INTO e (seq, body) VALUES (?, ?)');
-const rawMs: number[] = [];
-for (let i = 1; i <= N; i++) {
-  const t0 = performance.now();
-  raw.transaction(() => ins.run(i, '{"type":"ticket.issued","ticket":"2026-11-22/intake/1","number":"A001"}'))();
-  rawMs.push(performance.now() - t0);
-}
-raw.close();
+// ------------------------------------------------------------------ baselines
 
-let now = Date.UTC(2026, 10, 22, 7, 0);
-const core = new Core({ config, dataDir: join(dir, 'core'), clock: () => now });
-await core.start();
-const coreMs: number[] = [];
-const services = config.services.map((s) => s.id);
-for (let i = 0; i < N; i++) {
-  now += 1000;
-  const t0 = performance.now();
-  const r = await core.submit({ type: 'issue', service: services[i % services.length]!, source: 'bench', id: String(i) });
-  coreMs.push(performance.now() - t0);
-  if (!r.ok) throw new Error(r.error.message);
-}
-console.log(`\n1. Durable commit of one command (${N} each, WAL, synchronous=FULL)`);
-const b1 = row('baseline: bare SQLite one-row commit', rawMs);
-const c1 = row('qhub: ticket issued (engine + event log)', coreMs);
-console.log(`   ratio qhub/baseline p50 ${(c1.p50 / b1.p50).toFixed(2)}x`);
-core.stop();
-
-// 2. Broker round trip ------------------------------------------------------
-const log = pino({ level: 'silent' });
-config.hub.http = { host: '127.0.0.1', port: 0 };
-const hub = createHub({ center: { config, secrets: center.secrets }, dataDir: join(dir, 'hub'), log, version: 'bench', clock: () => now });
-await hub.start();
-const broker = hub.broker;
-
-async function roundTrips(id: string, noDelay: boolean, count: number): Promise<number[]> {
-  const c = await mqtt.connectAsync({ host: '127.0.0.1', port: broker.ports.mqtt!, clientId: id, username: id, password: center.secrets.get(id)!, protocolVersion: 4 });
-  (c.stream as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(noDelay);
-  await c.subscribeAsync(`qhub/dev/${id}/ticket`, { qos: 1 });
+async function relayBaseline(samples: number): Promise<Dist> {
+  const proc = spawn(process.execPath, [RELAY], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => {
+    let buf = '';
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      const m = /PORT (\d+)/.exec(buf);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: 'relay-client', protocolVersion: 4 });
+  (c.stream as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
+  await c.subscribeAsync('bench/res/relay-client', { qos: 1 });
+  const body = JSON.stringify({ v: 1, id: 'k-000000', cmd: 'next' });
   const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const rid = `${id}-${noDelay}-${i}`;
+  for (let i = 0; i < samples + 20; i++) {
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
-      const on = (_t: string, p: Buffer) => {
-        if ((JSON.parse(p.toString()) as { re: string }).re === rid) {
-          c.off('message', on);
-          resolve();
-        }
-      };
-      c.on('message', on);
-      c.publish(`qhub/dev/${id}/press`, JSON.stringify({ v: 1, id: rid, service: 'intake' }), { qos: 1 });
+      c.once('message', () => resolve());
+      c.publish('bench/req/relay-client', body, { qos: 1 });
     });
-    out.push(performance.now() - t0);
+    if (i >= 20) out.push(performance.now() - t0); // the first 20 warm up the JIT
   }
   await c.endAsync();
-  return out;
+  proc.kill('SIGTERM');
+  return dist(out);
 }
-const M = Math.min(200, N);
-console.log(`\n2. Dispenser press → ticket reply through the embedded broker, QoS 1 (${M} each; hub sockets always TCP_NODELAY)`);
-const nagle = row('baseline: device socket with Nagle on', await roundTrips('disp-1', false, Math.min(40, M)));
-const fast = row('qhub protocol: device socket TCP_NODELAY', await roundTrips('disp-2', true, M));
-console.log(`   ratio Nagle/no-delay p50 ${(nagle.p50 / fast.p50).toFixed(1)}x`);
-await hub.stop();
 
-// 3. Memory -----------------------------------------------------------------
-global.gc?.();
-const heap = process.memoryUsage();
-console.log(`\n3. Memory after ${N} + ${M + 40} tickets in this process: heap used ${(heap.heapUsed / 2 ** 20).toFixed(1)} MiB, rss ${(heap.rss / 2 ** 20).toFixed(1)} MiB`);
-console.log(`   state snapshot size: ${(readFileSync(join(dir, 'core', 'qhub.db')).length / 2 ** 20).toFixed(2)} MiB database after ${N} tickets`);
+function commitBaseline(samples: number): Dist {
+  const db = new Database(join(work, 'commit.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE e (seq INTEGER PRIMARY KEY, body TEXT)');
+  const ins = db.prepare('INSERT INTO e (seq, body) VALUES (?, ?)');
+  const out: number[] = [];
+  for (let i = 1; i <= samples; i++) {
+    const t0 = performance.now();
+    db.transaction(() => ins.run(i, '{"type":"ticket.called","ticket":"2026-11-22/intake/1","number":"A001","window":3}'))();
+    out.push(performance.now() - t0);
+  }
+  db.close();
+  return dist(out);
+}
+
+// ------------------------------------------------------------------ a generated center
+
+interface Center {
+  n: number;
+  dir: string;
+  config: string;
+  secrets: Record<string, string>;
+  keypads: { id: string; window: number }[];
+  displays: { id: string; window: number }[];
+  boards: { id: string; zone: string }[];
+  dispensers: string[];
+  speakers: string[];
+  zoneOf: (w: number) => string;
+}
+
+function generate(n: number): Center {
+  const dir = join(work, `center-${n}`);
+  mkdirSync(dir, { recursive: true });
+  const zones = Math.max(1, Math.ceil(n / 10));
+  const zoneOf = (w: number) => `z${(w - 1) % zones}`;
+  const windows = Array.from({ length: n }, (_, i) => i + 1);
+  const c: Center = {
+    n,
+    dir,
+    config: join(dir, 'center.yaml'),
+    secrets: {},
+    keypads: windows.map((w) => ({ id: `kp-${w}`, window: w })),
+    displays: windows.map((w) => ({ id: `wd-${w}`, window: w })),
+    boards: Array.from({ length: n }, (_, i) => ({ id: `board-${i + 1}`, zone: `z${i % zones}` })),
+    dispensers: Array.from({ length: Math.max(1, n / 2) }, (_, i) => `disp-${i + 1}`),
+    speakers: Array.from({ length: Math.max(1, n / 2) }, (_, i) => `spk-${i + 1}`),
+    zoneOf,
+  };
+  const lines = [
+    'version: 1',
+    `center: {id: bench-${n}, name: {ar: مركز القياس}, timezone: Africa/Cairo, day: {rollover: "03:00"}}`,
+    'queue: {priority: {rule: always}}',
+    'services:',
+    ...SERVICES.map((s, i) => `  - {id: ${s}, name: {ar: ${s}}, prefix: ${'ABCDE'[i]}, first: 1, last: 9999}`),
+    'windows:',
+    ...windows.map((w) => `  - {number: ${w}, kind: intake, services: [${SERVICES[(w - 1) % 5]}, ${SERVICES[w % 5]}], zone: ${zoneOf(w)}}`),
+    'secrets: center.secrets.yaml',
+    'devices:',
+    ...c.keypads.map((k) => `  - {id: ${k.id}, kind: keypad, model: qhub-keypad, bind: {window: ${k.window}}}`),
+    ...c.displays.map((d) => `  - {id: ${d.id}, kind: display, model: qhub-window-display, bind: {window: ${d.window}}}`),
+    ...c.boards.map((b) => `  - {id: ${b.id}, kind: board, model: qhub-board-8row, bind: {zone: ${b.zone}}}`),
+    ...c.dispensers.map((d) => `  - {id: ${d}, kind: dispenser, model: qhub-dispenser-5, bind: {services: [${SERVICES.join(', ')}]}}`),
+    ...c.speakers.map((s, i) => `  - {id: ${s}, kind: speaker, model: qhub-speaker, bind: {zone: z${i % zones}}}`),
+    // The per-device rate limit protects the hub from a stuck device; here dispensers press flat out on purpose.
+    'hub: {mqtt: {host: 127.0.0.1, port: 0, messagesPerSecond: 10000, burst: 10000}, http: {host: 127.0.0.1, port: 0}}',
+  ];
+  writeFileSync(c.config, lines.join('\n') + '\n');
+  const ids = [...c.keypads.map((k) => k.id), ...c.displays.map((d) => d.id), ...c.boards.map((b) => b.id), ...c.dispensers, ...c.speakers];
+  for (const id of ids) c.secrets[id] = `bench-secret-${id}`;
+  writeFileSync(join(dir, 'center.secrets.yaml'), ids.map((id) => `${id}: ${c.secrets[id]}`).join('\n') + '\n');
+  return c;
+}
+
+// ------------------------------------------------------------------ the daemon
+
+interface Daemon {
+  proc: ChildProcess;
+  mqtt: number;
+  http: number;
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+async function startDaemon(c: Center, pin?: string): Promise<Daemon> {
+  // BENCH_DAEMON_FLAGS adds node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of the daemon.
+  const cmd = [...DAEMON_NODE_FLAGS, ...(process.env.BENCH_DAEMON_FLAGS?.split(' ').filter(Boolean) ?? []), CLI, 'start', '--config', c.config, '--data', join(c.dir, 'data'), '--json'];
+  const t0 = performance.now();
+  const proc = pin ? spawn('taskset', ['-c', pin, process.execPath, ...cmd], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' } })
+    : spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' } });
+  const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.includes('"qhub ready"')) resolve(JSON.parse(line) as { mqtt: number; http: number });
+        else if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`daemon: ${line}\n`);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`daemon exited with ${code} before it was ready`)));
+  });
+  const startMs = performance.now() - t0;
+  return {
+    proc,
+    mqtt: ports.mqtt,
+    http: ports.http,
+    startMs,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+// ------------------------------------------------------------------ devices
+
+interface Dev {
+  id: string;
+  c: MqttClient;
+  /** Every message, with its arrival time. */
+  inbox: { leaf: string; body: Record<string, unknown>; at: number }[];
+  waiters: Set<() => void>;
+}
+
+async function connect(port: number, id: string, secret: string): Promise<Dev> {
+  const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 30_000 });
+  (c.stream as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
+  const dev: Dev = { id, c, inbox: [], waiters: new Set() };
+  c.on('message', (topic, payload) => {
+    dev.inbox.push({ leaf: topic.slice(topic.lastIndexOf('/') + 1), body: JSON.parse(payload.toString()) as Record<string, unknown>, at: performance.now() });
+    for (const w of dev.waiters) w();
+  });
+  await c.subscribeAsync(`qhub/dev/${id}/+`, { qos: 1 });
+  await c.publishAsync(`qhub/dev/${id}/status`, JSON.stringify({ v: 1, state: 'online', model: 'bench', fw: 'bench' }), { qos: 1, retain: true });
+  return dev;
+}
+
+function waitFor(dev: Dev, pred: (m: Dev['inbox'][number]) => boolean, since: number, timeoutMs = 20_000): Promise<Dev['inbox'][number]> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      for (let i = since; i < dev.inbox.length; i++) {
+        const m = dev.inbox[i]!;
+        if (pred(m)) {
+          dev.waiters.delete(check);
+          clearTimeout(timer);
+          return resolve(m);
+        }
+      }
+    };
+    const timer = setTimeout(() => {
+      dev.waiters.delete(check);
+      reject(new Error(`${dev.id}: timed out`));
+    }, timeoutMs);
+    dev.waiters.add(check);
+    check();
+  });
+}
+
+let rid = 0;
+/** A keypad "next": the time to its reply, to its window display and (optionally) to its zone's board flash. */
+async function callNext(kp: Dev, wd: Dev, board?: Dev): Promise<{ reply: number; display: number; board?: number; called: boolean }> {
+  const id = `b${++rid}`;
+  const marks = [kp.inbox.length, wd.inbox.length, board?.inbox.length ?? 0];
+  const t0 = performance.now();
+  kp.c.publish(`qhub/dev/${kp.id}/cmd`, JSON.stringify({ v: 1, id, cmd: 'next' }), { qos: 1 });
+  const reply = await waitFor(kp, (m) => (m.leaf === 'screen' || m.leaf === 'error') && m.body.re === id, marks[0]!);
+  if (reply.leaf === 'error') throw new Error(`${kp.id}: next refused: ${JSON.stringify(reply.body)}`);
+  const t = reply.body.t as string | null;
+  if (!t) return { reply: reply.at - t0, display: NaN, called: false };
+  const disp = await waitFor(wd, (m) => m.leaf === 'display' && m.body.t === t, marks[1]!);
+  const b = board ? await waitFor(board, (m) => m.leaf === 'display' && (m.body.flash as { t?: string } | null)?.t === t, marks[2]!) : undefined;
+  return { reply: reply.at - t0, display: disp.at - t0, ...(b ? { board: b.at - t0 } : {}), called: true };
+}
+
+async function press(d: Dev, service: string): Promise<number> {
+  const id = `p${++rid}`;
+  const mark = d.inbox.length;
+  const t0 = performance.now();
+  d.c.publish(`qhub/dev/${d.id}/press`, JSON.stringify({ v: 1, id, service }), { qos: 1 });
+  const m = await waitFor(d, (x) => (x.leaf === 'ticket' || x.leaf === 'error') && x.body.re === id, mark);
+  if (m.leaf === 'error') throw new Error(`${d.id}: press refused: ${JSON.stringify(m.body)}`);
+  return m.at - t0;
+}
+
+/** Every dispenser presses as fast as its tickets come back until `total` tickets exist; returns tickets/s and press latencies. */
+async function flatOut(dispensers: Dev[], total: number): Promise<{ perSecond: number; latency: Dist; issued: number }> {
+  let issued = 0;
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    dispensers.map(async (d, k) => {
+      for (let i = k; issued < total; i++) {
+        issued++;
+        lat.push(await press(d, SERVICES[i % SERVICES.length]!));
+      }
+    }),
+  );
+  const s = (performance.now() - t0) / 1000;
+  return { perSecond: Math.round(issued / s), latency: dist(lat), issued };
+}
+
+// ------------------------------------------------------------------ one center size
+
+interface Calls {
+  quiet: { reply: Dist; display: Dist; board: Dist };
+  together: { reply: Dist; display: Dist; rounds: number };
+}
+
+async function measureCalls(c: Center, devs: Map<string, Dev>, rounds: number): Promise<Calls> {
+  const kp = (w: number) => devs.get(`kp-${w}`)!;
+  const wd = (w: number) => devs.get(`wd-${w}`)!;
+  const boardOf = (w: number) => devs.get(c.boards.find((b) => b.zone === c.zoneOf(w))!.id)!;
+  const q = { reply: [] as number[], display: [] as number[], board: [] as number[] };
+  for (let i = 0; i < QUIET_SAMPLES; i++) {
+    const w = 1 + (i % c.n);
+    const r = await callNext(kp(w), wd(w), boardOf(w));
+    if (!r.called) continue;
+    q.reply.push(r.reply);
+    q.display.push(r.display);
+    q.board.push(r.board!);
+    await new Promise((res) => setTimeout(res, 5)); // a quiet hall: one call at a time
+  }
+  const t = { reply: [] as number[], display: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    const all = await Promise.all(c.keypads.map((k) => callNext(kp(k.window), wd(k.window))));
+    for (const x of all) {
+      t.reply.push(x.reply);
+      if (x.called) t.display.push(x.display);
+    }
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return { quiet: { reply: dist(q.reply), display: dist(q.display), board: dist(q.board) }, together: { reply: dist(t.reply), display: dist(t.display), rounds } };
+}
+
+const phase = (s: string) => process.env.BENCH_DEBUG && process.stderr.write(`[bench] ${s}\n`);
+
+async function runCenter(n: number, floor: number) {
+  const c = generate(n);
+  const rounds = QUICK ? 3 : n >= 200 ? 5 : 10;
+  let daemon = await startDaemon(c);
+  const startEmptyMs = daemon.startMs;
+  const idle = procStat(daemon.proc.pid!);
+  const devs = new Map<string, Dev>();
+  const ids = Object.keys(c.secrets);
+  phase(`daemon ready on ${daemon.mqtt}`);
+  for (let i = 0; i < ids.length; i += 50) {
+    const chunk = await Promise.all(ids.slice(i, i + 50).map((id) => connect(daemon.mqtt, id, c.secrets[id]!)));
+    for (const d of chunk) devs.set(d.id, d);
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const connected = procStat(daemon.proc.pid!);
+  const dispensers = c.dispensers.map((id) => devs.get(id)!);
+  phase(`connected ${devs.size}`);
+
+  // A fresh day: just the tickets the calls below need.
+  const need = Math.ceil((QUIET_SAMPLES + rounds * n) * 1.3);
+  await flatOut(dispensers, need);
+  phase('fresh tickets issued');
+  const cpu0 = procStat(daemon.proc.pid!).cpuMs;
+  const fresh = await measureCalls(c, devs, rounds);
+  const cpuFresh = (procStat(daemon.proc.pid!).cpuMs - cpu0) / (fresh.quiet.reply.n + rounds * n);
+
+  phase('fresh calls measured');
+  // The rest of a busy day, flat out: durable tickets per second.
+  const before = need;
+  const flat = await flatOut(dispensers, Math.max(0, DAY_TICKETS - before));
+  const cpu1 = procStat(daemon.proc.pid!).cpuMs;
+  const more = Math.ceil((QUIET_SAMPLES + rounds * n) * 1.3);
+  await flatOut(dispensers, more);
+  const cpu2 = procStat(daemon.proc.pid!).cpuMs;
+  const cpuPerTicket = (cpu2 - cpu1) / more;
+  const late = await measureCalls(c, devs, rounds);
+  const cpuLate = (procStat(daemon.proc.pid!).cpuMs - cpu2) / (late.quiet.reply.n + rounds * n);
+  const loaded = procStat(daemon.proc.pid!);
+  const health = (await (await fetch(`http://127.0.0.1:${daemon.http}/health`)).json()) as { memory: Record<string, number>; modules: { name: string; detail?: { groups?: number; commands?: number } }[] };
+  const core = health.modules.find((m) => m.name === 'core')?.detail ?? {};
+
+  if (process.env.BENCH_HEAP_SNAPSHOT) {
+    // With BENCH_DAEMON_FLAGS=--heapsnapshot-signal=SIGUSR2: a heap snapshot of the loaded daemon, in its working directory.
+    daemon.proc.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 8000));
+  }
+  await Promise.all([...devs.values()].map((d) => d.c.endAsync(true)));
+  await daemon.stop();
+  // Start-up with the day's log in the store.
+  daemon = await startDaemon(c);
+  const startDayMs = daemon.startMs;
+  const afterRestart = procStat(daemon.proc.pid!);
+  await daemon.stop();
+
+  let pinned: Calls | undefined;
+  if (!QUICK && n === 50 && spawnSync('taskset', ['-c', '0', 'true']).status === 0) {
+    daemon = await startDaemon(c, '0');
+    const pd = new Map<string, Dev>();
+    for (const id of ids) pd.set(id, await connect(daemon.mqtt, id, c.secrets[id]!));
+    await flatOut(c.dispensers.map((id) => pd.get(id)!), Math.ceil((QUIET_SAMPLES + rounds * n) * 1.3));
+    pinned = await measureCalls(c, pd, rounds);
+    await Promise.all([...pd.values()].map((d) => d.c.endAsync(true)));
+    await daemon.stop();
+  }
+
+  return {
+    windows: n,
+    devices: ids.length,
+    ticketsIssued: DAY_TICKETS + more,
+    fresh,
+    afterDay: late,
+    ticketsPerSecond: flat.perSecond,
+    press: flat.latency,
+    cpuMsPerCall: { fresh: round(cpuFresh), afterDay: round(cpuLate) },
+    cpuMsPerTicket: round(cpuPerTicket),
+    memoryAfterDay: health.memory,
+    commandsPerGroup: round((core.commands ?? 0) / Math.max(1, core.groups ?? 1)),
+    rssMiB: { idle: mib(idle.rssKb), connected: mib(connected.rssKb), loaded: mib(loaded.rssKb), restartedWithDay: mib(afterRestart.rssKb) },
+    startMs: { empty: Math.round(startEmptyMs), withDay: Math.round(startDayMs) },
+    ...(pinned ? { pinnedOneCore: pinned } : {}),
+    floorMs: floor,
+  };
+}
+
+// ------------------------------------------------------------------ main
+
+const relay = await relayBaseline(QUICK ? 100 : 400);
+const commit = commitBaseline(QUICK ? 200 : 1000);
+const floor = round(relay.p50 + commit.p50);
+console.log(`\nqhub benchmark${QUICK ? ' (quick: proves it runs, judges nothing)' : ''} — node ${process.version}, ${process.arch}`);
+console.log(`baselines in this run: bare Aedes relay round trip p50 ${relay.p50} ms (p99 ${relay.p99}); one synchronous=FULL commit p50 ${commit.p50} ms (p99 ${commit.p99}); floor = ${floor} ms\n`);
+
+const results: Awaited<ReturnType<typeof runCenter>>[] = [];
+for (const n of SIZES) {
+  process.stdout.write(`center of ${n} windows, ${4 * n} devices ... `);
+  const r = await runCenter(n, floor);
+  console.log('done');
+  results.push(r);
+}
+
+const row = (label: string, d: Dist, ratio = true) =>
+  `  ${label.padEnd(46)} p50 ${String(d.p50).padStart(8)}  p99 ${String(d.p99).padStart(8)}  max ${String(d.max).padStart(8)} ms${ratio ? `   p50 = ${round(d.p50 / floor)}× floor` : ''}`;
+for (const r of results) {
+  console.log(`\n${r.windows} windows, ${r.devices} devices (ms)`);
+  console.log(row('quiet call → keypad reply', r.fresh.quiet.reply));
+  console.log(row('quiet call → window display', r.fresh.quiet.display));
+  console.log(row('quiet call → hall board flash', r.fresh.quiet.board));
+  console.log(row(`all ${r.windows} windows at once → reply`, r.fresh.together.reply, false));
+  console.log(row(`all ${r.windows} windows at once → window display`, r.fresh.together.display, false));
+  console.log(row(`after ${DAY_TICKETS} tickets: quiet call → reply`, r.afterDay.quiet.reply));
+  console.log(row(`after ${DAY_TICKETS} tickets: all at once → reply`, r.afterDay.together.reply, false));
+  console.log(row(`after ${DAY_TICKETS} tickets: all at once → display`, r.afterDay.together.display, false));
+  console.log(row('dispenser press → ticket (flat out)', r.press, false));
+  if (r.pinnedOneCore) {
+    console.log(row('pinned to one core: quiet call → reply', r.pinnedOneCore.quiet.reply));
+    console.log(row('pinned to one core: all at once → reply', r.pinnedOneCore.together.reply, false));
+  }
+  console.log(`  durable tickets/s, ${Math.max(1, r.windows / 2)} dispensers flat out: ${r.ticketsPerSecond}`);
+  console.log(`  group commit: ${r.commandsPerGroup} commands per transaction on average over the run`);
+  console.log(`  hub CPU: ${r.cpuMsPerCall.fresh} ms per call (fresh day), ${r.cpuMsPerCall.afterDay} ms (after the day), ${r.cpuMsPerTicket} ms per ticket`);
+  console.log(`  resident memory MiB: idle ${r.rssMiB.idle}, devices connected ${r.rssMiB.connected}, after the day ${r.rssMiB.loaded}; restarted on the day's log ${r.rssMiB.restartedWithDay}`);
+  console.log(`  after the day, the daemon's own figures (MiB): ${JSON.stringify(r.memoryAfterDay)}`);
+  console.log(`  start-up: ${r.startMs.empty} ms empty store, ${r.startMs.withDay} ms with the day's log`);
+}
+
+const at = (n: number) => results.find((r) => r.windows === n);
+const targets = [
+  { name: 'one call, quiet hall: reply p50 ≤ 1.5 × floor', value: results[0]!.fresh.quiet.reply.p50, limit: round(1.5 * floor) },
+  ...(at(50)
+    ? [
+        { name: '50 windows at once: reply p99 ≤ 5 ms', value: at(50)!.fresh.together.reply.p99, limit: 5 },
+        { name: '… after the day: p99 ≤ 1.2 × the fresh p99', value: at(50)!.afterDay.together.reply.p99, limit: round(1.2 * at(50)!.fresh.together.reply.p99) },
+        { name: '≤ 80 MiB resident with 200 devices, after the day', value: at(50)!.rssMiB.loaded, limit: 80 },
+      ]
+    : []),
+  { name: '≥ 2,000 durable tickets/s', value: Math.max(...results.map((r) => r.ticketsPerSecond)), limit: 2000, atLeast: true },
+  { name: 'start ≤ 1 s with the day’s log', value: Math.max(...results.map((r) => r.startMs.withDay)), limit: 1000 },
+].map((t) => ({ ...t, met: t.atLeast ? t.value >= t.limit : t.value <= t.limit }));
+console.log('\ntargets');
+for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'MISSED '} ${t.name.padEnd(52)} ${t.value} (limit ${t.limit})`);
+
+mkdirSync(dirname(OUT), { recursive: true });
+writeFileSync(
+  OUT,
+  JSON.stringify({ at: new Date().toISOString(), quick: QUICK, node: process.version, daemonFlags: DAEMON_NODE_FLAGS, dayTickets: DAY_TICKETS, baselines: { relay, commit, floorMs: floor }, centers: results, targets }, null, 2) + '\n',
+);
+console.log(`\nwritten: ${OUT}`);
+process.exit(0);
