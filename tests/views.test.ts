@@ -28,7 +28,7 @@ describe('views: only what changed is sent, and it is always right', () => {
   let devices: DeviceHub;
   let shown: DeviceConfig[];
   let monitor: mqtt.MqttClient;
-  const received: { device: string; body: Record<string, unknown> }[] = [];
+  const received: { device: string; body: Record<string, unknown>; qos: number }[] = [];
 
   beforeAll(async () => {
     const { dir, config } = testCenter();
@@ -38,9 +38,9 @@ describe('views: only what changed is sent, and it is always right', () => {
     devices = hub.ctx.modules.get<DeviceHub>('devices')!;
     shown = center.config.devices.filter((d) => d.kind === 'board' || d.kind === 'display' || d.kind === 'keypad');
     monitor = await mqtt.connectAsync({ host: '127.0.0.1', port: hub.broker.ports.mqtt!, clientId: 'supervisor', username: 'supervisor', password: SUPERVISOR, protocolVersion: 4 });
-    monitor.on('message', (topic, payload) => {
+    monitor.on('message', (topic, payload, packet) => {
       const [, , device] = topic.split('/');
-      received.push({ device: device!, body: JSON.parse(payload.toString()) as Record<string, unknown> });
+      received.push({ device: device!, body: JSON.parse(payload.toString()) as Record<string, unknown>, qos: packet.qos });
     });
     await monitor.subscribeAsync(['qhub/dev/+/display', 'qhub/dev/+/screen'], { qos: 1 });
     await vi.waitFor(() => expect(new Set(received.map((m) => m.device)).size).toBe(shown.length));
@@ -98,6 +98,8 @@ describe('views: only what changed is sent, and it is always right', () => {
       expect(latest()).toEqual(after);
       before = after;
     }
+    // Retained state goes at QoS 0 (docs/PROTOCOL.md, section 4), even to a QoS 1 subscription.
+    expect(new Set(received.map((m) => m.qos))).toEqual(new Set([0]));
     // Every view went out once per change, never once per device per command.
     expect(sent).toBe(changedTotal);
     expect(sent).toBeLessThan(120 * shown.length * 0.3);
