@@ -37,9 +37,10 @@ export interface Hub {
 
 export function createHub(o: HubOptions): Hub {
   const { config, secrets } = o.center;
-  const bus = new Bus<HubEvents>({ log: o.log });
+  let core: Core | undefined;
+  const bus = new Bus<HubEvents>({ log: o.log, yieldWhile: () => (core?.pending ?? 0) > 0 });
   const modules = new Modules(o.log);
-  const core = new Core({ config, dataDir: o.dataDir, log: o.log.child({ mod: 'core' }), bus, ...(o.clock ? { clock: o.clock } : {}) });
+  core = new Core({ config, dataDir: o.dataDir, log: o.log.child({ mod: 'core' }), bus, ...(o.clock ? { clock: o.clock } : {}) });
   const ctx: HubContext = { config, secrets, log: o.log, version: o.version, dataDir: o.dataDir, core, bus, links: new Links(), modules };
 
   const http = new HttpModule(ctx);

@@ -40,7 +40,12 @@ export interface CoreOptions {
   log?: Logger;
   /** Where committed events are announced; none in tools and the crash test. */
   bus?: Bus<HubEvents>;
-  /** Take a snapshot every N events (and at each rollover and stop). */
+  /**
+   * Take a snapshot after N events (and at each rollover and stop): when the
+   * hub is idle for a moment, or at once past 5 × N. A snapshot serialises
+   * the day's state (~2 MB after 5,000 tickets, tens of ms), so it waits for
+   * a pause rather than delay the calls of a busy minute.
+   */
   snapshotEvery?: number;
 }
 
@@ -113,6 +118,11 @@ export class Core implements HubModule {
     return { seq: snap.seq, state: wrapped ? (snap.state as { state: EngineState }).state : (snap.state as EngineState) };
   }
 
+  /** Commands waiting for the next group. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
   /** Rolls the business day over when it is due. The schedules module calls this on a timer. */
   tick(): Promise<CoreResult> {
     return this.submit(undefined);
@@ -166,7 +176,9 @@ export class Core implements HubModule {
     this.groups++;
     this.commands += group.length;
     this.sinceSnapshot += committed.length;
-    if (rolled || this.sinceSnapshot >= (this.opts.snapshotEvery ?? 2000)) this.snapshot();
+    const every = this.opts.snapshotEvery ?? 2000;
+    if (rolled || this.sinceSnapshot >= 5 * every) this.snapshot();
+    else if (this.sinceSnapshot >= every) this.snapshotWhenIdle();
     group.forEach((p, i) => p.resolve(results[i]!));
     if (committed.length) this.opts.bus?.emit('committed', { events: committed });
   }
@@ -214,7 +226,18 @@ export class Core implements HubModule {
     return now;
   }
 
+  private idleTimer?: NodeJS.Timeout;
+  private snapshotWhenIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.queue.length || !this.store.isOpen) return;
+      if (this.sinceSnapshot >= (this.opts.snapshotEvery ?? 2000)) this.snapshot();
+    }, 500);
+    this.idleTimer.unref();
+  }
+
   snapshot(): void {
+    clearTimeout(this.idleTimer);
     try {
       this.store.saveSnapshot(this.store.lastSeq, this.clock(), { v: STATE_VERSION, state: this.engine.state });
       this.sinceSnapshot = 0;

@@ -48,6 +48,12 @@ export interface BusOptions {
   stuckMs?: number;
   /** A queue longer than this is reported (once per minute per listener). */
   backlogWarn?: number;
+  /**
+   * While this says yes (commands wait to be decided), deliveries step aside
+   * for one turn of the event loop, at most twice in a row: replies to
+   * devices go before views of earlier commands, and views still follow.
+   */
+  yieldWhile?: () => boolean;
 }
 
 export class Bus<Events extends { [K in keyof Events]: unknown }> {
@@ -110,6 +116,9 @@ export class Bus<Events extends { [K in keyof Events]: unknown }> {
   }
 
   private async drain(entry: Entry<unknown>): Promise<void> {
+    // One turn of the loop first: what the emitter started (a reply being written by the broker) goes out before views.
+    await new Promise((r) => setImmediate(r));
+    for (let yields = 0; yields < 2 && this.opts.yieldWhile?.(); yields++) await new Promise((r) => setImmediate(r));
     while (entry.queue.length && !entry.removed) {
       const payload = entry.queue.shift();
       try {
