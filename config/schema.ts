@@ -203,6 +203,11 @@ export const Hub = z
         maxTopicLevels: z.number().int().min(3).max(32).default(8),
         messagesPerSecond: z.number().min(1).max(10_000).default(20),
         burst: z.number().int().min(1).max(10_000).default(40),
+        /** Open connections at most, in all and from one address (loopback is not counted per address). */
+        maxConnections: z.number().int().min(1).max(100_000).default(2000),
+        maxConnectionsPerAddress: z.number().int().min(1).max(10_000).default(32),
+        /** Logins a second one device may make, after a burst of 5. */
+        loginsPerSecond: z.number().min(0.01).max(1000).default(1),
       })
       .prefault({}),
     http: z

@@ -228,12 +228,19 @@ describe('issuing tickets', () => {
     expect(h.issue('intake', T('08:01'), { source: 'disp-2', id: 'boot7-41' }).number).toBe('A003');
   });
 
-  it('does not remember a command id forever (DEDUPE_MS)', () => {
+  it('remembers a command id for the business day however the wall clock steps, and forgets it after the rollover', () => {
     const h = new Hub();
-    h.issue('intake', T('08:00'), { source: 'disp-1', id: '1' });
-    const late = h.ok({ type: 'issue', service: 'intake', source: 'disp-1', id: '1' }, T('08:00') + DEDUPE_MS + 1);
-    expect(late.duplicate).toBe(false);
-    expect(h.engine.state.tickets[late.ticket!]!.number).toBe('A002');
+    const first = h.issue('intake', T('08:00'), { source: 'disp-1', id: '1' });
+    // The clock stepped an hour forward, then an hour back (NTP after boot): still the same press.
+    for (const at of [T('08:00') + 3600_000, T('08:00') - 3600_000, T('08:00') + DEDUPE_MS + 1]) {
+      const again = h.ok({ type: 'issue', service: 'intake', source: 'disp-1', id: '1' }, at);
+      expect(again.duplicate).toBe(true);
+      expect(again.ticket).toBe(first.id);
+    }
+    // The next business day the id is a new press (device ids carry a boot nonce; this is a new boot).
+    const tomorrow = h.ok({ type: 'issue', service: 'intake', source: 'disp-1', id: '1' }, T('09:00', '2024-01-16'));
+    expect(tomorrow.duplicate).toBe(false);
+    expect(h.engine.state.tickets[tomorrow.ticket!]!.number).toBe('A001');
   });
 
   it('a retried "next" from a keypad does not skip a citizen', () => {

@@ -131,7 +131,9 @@ export class DeviceHub implements HubModule, LinkListener {
       this.logOf(d).warn({ leaf, bytes: payload.length }, 'malformed JSON from device');
       return this.error(d, undefined, 'bad_json', 'the payload must be a JSON object');
     }
-    const re = typeof body.id === 'string' ? body.id.slice(0, 64) : undefined;
+    // The id comes back whole in `re`, so the device can match the refusal of an id that is too long.
+    const re = typeof body.id === 'string' ? body.id : undefined;
+    if (re !== undefined && (re.length < 1 || re.length > 64)) return this.error(d, re, 'bad_payload', `id: ${re.length} characters; an id has 1 to 64`);
     if (body.v !== undefined && body.v !== PROTOCOL_VERSION) return this.error(d, re, 'unsupported_version');
     if (leaf === 'press') return this.press(d, body, re);
     if (leaf === 'cmd') return this.command(d, body, re);

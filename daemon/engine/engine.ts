@@ -23,7 +23,11 @@ import {
   type WindowState,
 } from './types.js';
 
-/** A retried command (same source and id) within this time returns the first answer. */
+/**
+ * A retried command (same source and id) returns the first answer for the
+ * rest of the business day; ids seen less than this long before the rollover
+ * are kept into the new day (a dispenser retrying across 03:00).
+ */
 export const DEDUPE_MS = 15 * 60_000;
 /** Service times above this are not believed (a forgotten "done", a clock jump). */
 const MAX_SAMPLE_MS = 3 * 3600_000;
@@ -296,7 +300,9 @@ export class Engine {
       const seen = this.state.refs[ref];
       // A retry whose ticket was cancelled by the rollover is a new request: the citizen still needs a ticket.
       const gone = seen?.ticket !== undefined && !this.state.tickets[seen.ticket];
-      if (seen && !gone && Math.abs(now - seen.at) < DEDUPE_MS) return { ok: true, events: [], duplicate: true, ticket: seen.ticket };
+      // Remembered for the whole business day (and DEDUPE_MS past the rollover), whatever the
+      // wall clock does meanwhile: an NTP step must not turn a retry into a second ticket.
+      if (seen && !gone) return { ok: true, events: [], duplicate: true, ticket: seen.ticket };
     }
     try {
       return this.decideFresh(cmd, now);

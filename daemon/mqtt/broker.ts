@@ -27,6 +27,8 @@ import { ALL_ERRORS, describeIssues, PROTOCOL_VERSION, Status, type ProtocolErro
 import type { DeviceLink, LinkListener, Transport } from '../devices/link.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
+import { Throttle } from '../spine/throttle.js';
+import { HEADER_ROOM, PacketGuard } from './guard.js';
 import { devTopic, HUB_STATUS, parseDevTopic, ROOT } from './topics.js';
 
 /**
@@ -115,7 +117,14 @@ export class Broker implements HubModule, Transport {
   private wss?: WebSocketServer;
   private readonly devices: Map<string, DeviceConfig>;
   private readonly users: Map<string, { name: string; role: 'admin' | 'monitor' }>;
+  /** Per device or user id, kept across connections: reconnecting does not refill it. */
   private readonly buckets = new Map<string, Bucket>();
+  private readonly logins = new Map<string, Bucket>();
+  private readonly conns = new Map<string, number>();
+  private connCount = 0;
+  /** Repeated lines (one client's refusals, one address's violations) at most once per interval, with a count. */
+  private readonly quiet = new Throttle(10_000);
+  private readonly doorQuiet = new Throttle(60_000);
   private readonly lastErrorAt = new Map<string, number>();
   private readonly failures: LoginFailures;
   private readonly secretDigests = new Map<string, Buffer>();
@@ -175,7 +184,7 @@ export class Broker implements HubModule, Transport {
     this.aedes = aedes;
     aedes.on('client', (c: QClient) => {
       const p = c.qhub;
-      this.log.info({ client: c.id, addr: c.qhubAddr, ...(p?.kind === 'device' ? { kind: p.device.kind } : { role: p?.role }) }, 'client connected');
+      this.noisy('info', `connected/${c.id}`, { client: c.id, addr: c.qhubAddr, ...(p?.kind === 'device' ? { kind: p.device.kind } : { role: p?.role }) }, 'client connected');
     });
     aedes.on('clientDisconnect', (c: QClient) => {
       const p = c.qhub;
@@ -184,7 +193,7 @@ export class Broker implements HubModule, Transport {
       const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
       if (clients[c.id] && clients[c.id] !== c) return;
       this.online.delete(p.device.id);
-      this.log.info({ device: p.device.id }, 'device disconnected');
+      this.noisy('info', `disconnected/${p.device.id}`, { device: p.device.id }, 'device disconnected');
       if (!this.closing) this.publish(devTopic(p.device.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
       this.listener?.offline(p.device);
     });
@@ -192,10 +201,38 @@ export class Broker implements HubModule, Transport {
       const p = c.qhub;
       if (p?.kind === 'device' && subs.some((s) => s.topic.startsWith(`${ROOT}/dev/${p.device.id}/`))) this.listener?.wantsState(p.device);
     });
-    aedes.on('clientError', (c: QClient, err: Error) => this.log.debug({ client: c.id, err: err.message }, 'client error'));
-    aedes.on('connectionError', (c: QClient, err: Error) => this.log.debug({ addr: c.qhubAddr, err: err.message }, 'connection error'));
+    aedes.on('clientError', (c: QClient, err: Error) => this.noisy('debug', `client-error/${c.id}`, { client: c.id, err: err.message }, 'client error'));
+    aedes.on('connectionError', (c: QClient, err: Error) => this.noisy('debug', `conn-error/${c.qhubAddr}`, { addr: c.qhubAddr, err: err.message }, 'connection error'));
 
+    // Every device's retained status exists from the start (offline until it says otherwise), so a
+    // subscriber after a hub restart finds one for each device, as docs/PROTOCOL.md promises.
+    for (const d of this.devices.values()) this.publish(devTopic(d.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
+    const maxPacket = m.maxPayloadBytes + HEADER_ROOM;
     const accept = (conn: Duplex, addr: string | undefined, req?: unknown) => {
+      const key = addr ?? '?';
+      const loopback = key === '127.0.0.1' || key === '::1' || key === '::ffff:127.0.0.1';
+      const here = this.conns.get(key) ?? 0;
+      if (this.connCount >= m.maxConnections || (!loopback && here >= m.maxConnectionsPerAddress)) {
+        this.doorLog(key, this.connCount >= m.maxConnections ? `too many connections (${this.connCount}, limit hub.mqtt.maxConnections)` : `too many connections from ${key} (limit hub.mqtt.maxConnectionsPerAddress)`);
+        conn.destroy();
+        return;
+      }
+      this.connCount++;
+      this.conns.set(key, here + 1);
+      conn.once('close', () => {
+        this.connCount--;
+        const n = (this.conns.get(key) ?? 1) - 1;
+        if (n > 0) this.conns.set(key, n);
+        else this.conns.delete(key);
+      });
+      // Sizes are checked on the raw bytes before Aedes's parser buffers a packet (see guard.ts).
+      const guard = new PacketGuard(maxPacket);
+      conn.on('data', (chunk: Buffer) => {
+        const bad = guard.feed(chunk);
+        if (!bad) return;
+        this.doorLog(key, bad);
+        conn.destroy();
+      });
       const client = aedes.handle(conn as never, req as never) as unknown as QClient;
       client.qhubAddr = addr;
     };
@@ -266,7 +303,15 @@ export class Broker implements HubModule, Transport {
       c.qhub = { kind: 'device', device };
     } else c.qhub = { kind: 'user', name: user!.name, role: user!.role };
     const m = this.config.hub.mqtt;
-    this.buckets.set(c.id, new Bucket(m.messagesPerSecond, m.burst));
+    let login = this.logins.get(username);
+    if (!login) this.logins.set(username, (login = new Bucket(m.loginsPerSecond, 5)));
+    if (!login.take()) {
+      this.noisy('warn', `login-rate/${username}`, { client: username, addr: c.qhubAddr }, `${username} logs in too often (a reconnect loop?): refused for now, it may retry in a few seconds`);
+      const err = new Error('server unavailable') as AuthenticateError;
+      err.returnCode = 3;
+      return cb(err, null);
+    }
+    if (!this.buckets.has(c.id)) this.buckets.set(c.id, new Bucket(m.messagesPerSecond, m.burst));
     cb(null, true);
   }
 
@@ -298,7 +343,7 @@ export class Broker implements HubModule, Transport {
     }
     if (!p || p.kind === 'user') {
       // Users (pages, tools) read; commands from them come through the HTTP API.
-      this.log.warn({ user: c.id, topic: packet.topic }, 'publish refused: users may not publish');
+      this.noisy('warn', `user-publish/${c.id}`, { user: c.id, topic: packet.topic.slice(0, 120) }, 'publish refused: users may not publish');
       return drop();
     }
     const d = p.device;
@@ -312,7 +357,7 @@ export class Broker implements HubModule, Transport {
     }
     const t = parseDevTopic(packet.topic);
     if (!t || t.id !== d.id || !publishes(d).includes(t.leaf)) {
-      this.log.warn({ device: d.id, topic: packet.topic.slice(0, 120) }, 'publish refused by the ACL');
+      this.noisy('warn', `acl-publish/${d.id}`, { device: d.id, topic: packet.topic.slice(0, 120) }, 'publish refused by the ACL');
       this.sendError(d.id, undefined, 'forbidden', `a ${d.kind} may publish only to ${publishes(d).map((l) => devTopic(d.id, l)).join(', ')}`);
       return drop();
     }
@@ -336,7 +381,9 @@ export class Broker implements HubModule, Transport {
       cb(null);
       if (status.state === 'online') {
         this.online.set(d.id, { since: Date.now(), ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}) });
-        this.log.info({ device: d.id, model: status.model, fw: status.fw }, 'device online');
+        this.noisy('info', `online/${d.id}`, { device: d.id, model: status.model, fw: status.fw }, 'device online');
+        if (status.model && d.model !== 'generic' && status.model !== d.model)
+          this.noisy('warn', `model/${d.id}`, { device: d.id, reports: status.model, configured: d.model }, `device reports model ${status.model} but is configured as ${d.model}: it is served as ${d.model}; correct the config or the device`);
         this.listener?.online(d, { ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}) });
       } else if (this.online.delete(d.id)) {
         this.log.info({ device: d.id }, 'device says it goes offline');
@@ -366,6 +413,18 @@ export class Broker implements HubModule, Transport {
     );
   }
 
+  /** A connection closed at the door: one line per address and reason a minute, with how many were held back. */
+  private doorLog(addr: string, reason: string): void {
+    const t = this.doorQuiet.pass(`${addr}/${reason.replace(/\d+/g, 'N')}`);
+    if (t.ok) this.log.warn({ addr, reason, ...(t.held ? { more: t.held } : {}) }, `connection closed: ${reason}`);
+  }
+
+  /** A line about one client that may repeat fast (reconnect loops, refused topics): once per 10 s per kind, with a count. */
+  private noisy(level: 'debug' | 'info' | 'warn', key: string, fields: Record<string, unknown>, msg: string): void {
+    const t = this.quiet.pass(key);
+    if (t.ok) this.log[level]({ ...fields, ...(t.held ? { more: t.held } : {}) }, t.held ? `${msg} (and ${t.held} more like it)` : msg);
+  }
+
   private readonly rateLogged = new Map<string, number>();
   private rateLog(id: string): void {
     const now = Date.now();
@@ -377,6 +436,11 @@ export class Broker implements HubModule, Transport {
   private authorizeSubscribe(c: QClient, sub: Subscription, cb: (err: Error | null, sub: Subscription | null) => void): void {
     const p = c.qhub;
     const t = sub.topic;
+    // SUBSCRIBEs count against the same rate as publishes: a flood of them is refused, not logged line by line.
+    if (!this.buckets.get(c.id)?.take()) {
+      this.noisy('warn', `sub-rate/${c.id}`, { client: c.id }, 'subscriptions over the message rate: refused');
+      return cb(null, null);
+    }
     let ok = false;
     if (p?.kind === 'user') ok = t === `${ROOT}/#` || t.startsWith(`${ROOT}/`) || (p.role === 'admin' && t.startsWith('$SYS/'));
     else if (p?.kind === 'device') {
@@ -384,7 +448,7 @@ export class Broker implements HubModule, Transport {
       ok = t === HUB_STATUS || t === `${own}#` || t === `${own}+` || (t.startsWith(own) && receives(p.device).includes(t.slice(own.length)));
     }
     if (!ok) {
-      this.log.warn({ client: c.id, topic: t.slice(0, 120) }, 'subscription refused by the ACL');
+      this.noisy('warn', `acl-sub/${c.id}`, { client: c.id, topic: t.slice(0, 120) }, 'subscription refused by the ACL');
       return cb(null, null); // SUBACK 0x80 for this topic
     }
     cb(null, sub);
