@@ -151,14 +151,18 @@ describe('the device door', () => {
     hub = await startHub(config, join(dir, 'data'), { QHUB_SUPERVISOR_SECRET: SUPERVISOR });
     const c = await mqtt.connectAsync({ host: '127.0.0.1', port: hub.mqttPort, clientId: 'supervisor', username: 'supervisor', password: SUPERVISOR, protocolVersion: 4 });
     const seen = new Map<string, unknown>();
+    let hubStatus: Record<string, unknown> | undefined;
     c.on('message', (topic, payload, packet) => {
-      if (packet.retain) seen.set(topic.split('/')[2]!, JSON.parse(payload.toString()));
+      if (topic === 'qhub/hub/status') hubStatus = JSON.parse(payload.toString()) as Record<string, unknown>;
+      else if (packet.retain) seen.set(topic.split('/')[2]!, JSON.parse(payload.toString()));
     });
-    await c.subscribeAsync('qhub/dev/+/status', { qos: 1 });
+    await c.subscribeAsync(['qhub/dev/+/status', 'qhub/hub/status'], { qos: 1 });
     await new Promise((r) => setTimeout(r, 500));
     await c.endAsync();
     expect(seen.size).toBe(Object.keys(secrets).length);
     for (const s of seen.values()) expect(s).toEqual({ v: 1, state: 'offline' });
+    // The hub's own status carries the center's local time for boards with a clock.
+    expect(hubStatus).toMatchObject({ v: 1, state: 'online', tz: 'Africa/Cairo', date: expect.stringMatching(/^\d{4}-\d\d-\d\d$/), time: expect.stringMatching(/^\d\d:\d\d$/) });
   });
 });
 

@@ -71,7 +71,7 @@ export const KeypadCommand = z.discriminatedUnion('cmd', [
 export type KeypadCommand = z.infer<typeof KeypadCommand>;
 export const KEYPAD_COMMANDS = KeypadCommand.options.map((o) => o.shape.cmd.value);
 
-export const Played = z.object({ v: version, id: z.string().max(64) });
+export const Played = z.object({ v: version, id: z.union([z.number().int().min(0), z.string().max(64)]) });
 
 /** Short `path: message` text of a zod error, for an error reply a small screen can show. */
 export function describeIssues(e: z.ZodError): string {

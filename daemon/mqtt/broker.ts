@@ -28,6 +28,7 @@ import type { DeviceLink, LinkListener, Transport } from '../devices/link.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
+import { localTime } from '../engine/clock.js';
 import { HEADER_ROOM, PacketGuard } from './guard.js';
 import { devTopic, HUB_STATUS, parseDevTopic, ROOT } from './topics.js';
 
@@ -276,7 +277,17 @@ export class Broker implements HubModule, Transport {
         );
       });
     }
-    this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state: 'online', center: this.config.center.id, at: new Date().toISOString() }, { retain: true });
+    this.hubStatus('online');
+    // Boards that show a clock take the hub's time from its status, republished at each minute.
+    const everyMinute = () => {
+      this.clockTimer = setTimeout(() => {
+        if (this.closing) return;
+        this.hubStatus('online');
+        everyMinute();
+      }, 60_000 - (Date.now() % 60_000) + 50);
+      this.clockTimer.unref();
+    };
+    everyMinute();
     this.log.info({ port: this.ports.mqtt, tls: this.ports.tls, ws: http ? '/mqtt' : undefined }, 'MQTT broker listening');
   }
 
@@ -425,6 +436,16 @@ export class Broker implements HubModule, Transport {
     if (t.ok) this.log[level]({ ...fields, ...(t.held ? { more: t.held } : {}) }, t.held ? `${msg} (and ${t.held} more like it)` : msg);
   }
 
+  private clockTimer?: NodeJS.Timeout;
+  /** The retained hub status: state, and the time of day in the center for boards with a clock. */
+  private hubStatus(state: 'online' | 'offline'): Promise<void> {
+    const now = Date.now();
+    const tz = this.config.center.timezone;
+    const local = localTime(now, tz);
+    const hhmm = `${String(local.hour).padStart(2, '0')}:${String(local.minute).padStart(2, '0')}`;
+    return this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state, center: this.config.center.id, at: new Date(now).toISOString(), date: local.date, time: hhmm, tz }, { retain: true });
+  }
+
   private readonly rateLogged = new Map<string, number>();
   private rateLog(id: string): void {
     const now = Date.now();
@@ -483,7 +504,8 @@ export class Broker implements HubModule, Transport {
 
   async stop(): Promise<void> {
     this.closing = true;
-    await this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state: 'offline', center: this.config.center.id, at: new Date().toISOString() }, { retain: true });
+    clearTimeout(this.clockTimer);
+    await this.hubStatus('offline');
     this.failures.flush();
     for (const s of this.servers) s.close();
     this.wss?.close();

@@ -22,7 +22,8 @@ export function announcement(call: Call, languages: readonly ('ar' | 'en')[]): R
   const text: Record<string, string> = {};
   if (languages.includes('ar')) text.ar = `المواطن رقم ${spaced}، يرجى التوجه إلى الشباك رقم ${call.w}`;
   if (languages.includes('en')) text.en = `Number ${spaced}, please go to window ${call.w}`;
-  return { v: PROTOCOL_VERSION, id: String(call.seq), t: call.t, w: call.w, zone: call.zone, recall: call.recall, lang: languages, text };
+  // `id` is the call's sequence number, the same number (and type) as a board's `flash.seq`.
+  return { v: PROTOCOL_VERSION, id: call.seq, t: call.t, w: call.w, zone: call.zone, recall: call.recall, lang: languages, text };
 }
 
 export class Announcer implements HubModule {
