@@ -35,6 +35,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Key of the webhook's HMAC secret in LoadedCenter.secrets. */
+export const WEBHOOK_SECRET = 'forward:webhook';
+
 export function formatProblem(p: Problem): string {
   const where = p.path ? `${p.path}: ` : '';
   const tag = p.severity === 'warning' ? 'warning: ' : '';
@@ -459,6 +462,8 @@ function resolveSecrets(
     if (d.transport.type === 'mqtt') resolveOne(d.id, d.secret, ['devices', i, 'secret']);
   });
   config.hub.users.forEach((u, i) => resolveOne(u.name, u.secret, ['hub', 'users', i, 'secret']));
+  // The forwarder's secret is kept under a name no device or user can have (ids are lowercase, no ':').
+  if (config.forward.webhook) resolveOne(WEBHOOK_SECRET, config.forward.webhook.secret, ['forward', 'webhook', 'secret']);
   return { secrets, problems };
 }
 

@@ -229,6 +229,35 @@ export const Hub = z
   })
   .prefault({});
 
+/** Forwarding the event log to the request-tracking backend. */
+export const Webhook = z.strictObject({
+  /** https://… (http:// only for a backend on the hub itself or in tests). */
+  url: z.url({ error: 'must be the backend URL, e.g. https://backend.example/qhub/events' }),
+  /** Shared secret for the HMAC-SHA256 signature of each batch. */
+  secret: Secret,
+  /** A private CA (PEM file) the backend's certificate is signed by. */
+  ca: z.string().min(1).optional(),
+  batch: z.number().int().min(1).max(5000).default(500),
+  /** Wait this long after an event for more to send them together. */
+  lingerMs: z.number().int().min(0).max(60_000).default(200),
+  timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+  /** Retries back off from 1 s up to this, with jitter. */
+  maxBackoffMs: z.number().int().min(100).max(3_600_000).default(60_000),
+});
+
+export const Forward = z
+  .strictObject({
+    webhook: Webhook.optional(),
+    /** /health turns "degraded" when this many events wait, or the oldest waits this long. */
+    alert: z
+      .strictObject({
+        backlog: z.number().int().min(1).default(10_000),
+        oldestMinutes: z.number().min(1).default(30),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 function duplicates<T>(items: T[]): Map<T, number[]> {
   const seen = new Map<T, number[]>();
   items.forEach((v, i) => {
@@ -251,6 +280,7 @@ export const CenterFile = z
     /** A YAML file (relative to this one) mapping device ids to secrets. */
     secrets: z.string().min(1).optional(),
     hub: Hub,
+    forward: Forward,
   })
   .superRefine(crossCheck, { when: () => true });
 

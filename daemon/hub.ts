@@ -8,6 +8,7 @@ import type { LoadedCenter } from '../config/load.js';
 import { Core } from './core/core.js';
 import { DeviceHub } from './devices/hub.js';
 import { Links } from './devices/link.js';
+import { WebhookForwarder } from './forwarder/webhook.js';
 import { HttpModule } from './http/server.js';
 import { Broker } from './mqtt/broker.js';
 import { Schedules } from './schedules/schedules.js';
@@ -47,7 +48,8 @@ export function createHub(o: HubOptions): Hub {
   const broker = new Broker(ctx, { http: http.server });
   // The order is the start order: state first, then the transports, then
   // what uses them; HTTP opens last, when everything it reports on runs.
-  for (const m of [core, broker, new DeviceHub(ctx), new Announcer(ctx), new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  const forwarders = config.forward.webhook ? [new WebhookForwarder(ctx)] : [];
+  for (const m of [core, broker, new DeviceHub(ctx), new Announcer(ctx), ...forwarders, new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,
