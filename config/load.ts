@@ -37,6 +37,8 @@ export class ConfigError extends Error {
 
 /** Key of the webhook's HMAC secret in LoadedCenter.secrets. */
 export const WEBHOOK_SECRET = 'forward:webhook';
+/** Key of the backend's bearer token in LoadedCenter.secrets. */
+export const INBOUND_TOKEN = 'forward:inbound';
 
 export function formatProblem(p: Problem): string {
   const where = p.path ? `${p.path}: ` : '';
@@ -464,6 +466,7 @@ function resolveSecrets(
   config.hub.users.forEach((u, i) => resolveOne(u.name, u.secret, ['hub', 'users', i, 'secret']));
   // The forwarder's secret is kept under a name no device or user can have (ids are lowercase, no ':').
   if (config.forward.webhook) resolveOne(WEBHOOK_SECRET, config.forward.webhook.secret, ['forward', 'webhook', 'secret']);
+  if (config.forward.inbound) resolveOne(INBOUND_TOKEN, config.forward.inbound.token, ['forward', 'inbound', 'token']);
   return { secrets, problems };
 }
 

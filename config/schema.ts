@@ -248,6 +248,8 @@ export const Webhook = z.strictObject({
 export const Forward = z
   .strictObject({
     webhook: Webhook.optional(),
+    /** Commands from the backend (POST /api/v1/commands), with this bearer token. */
+    inbound: z.strictObject({ token: Secret }).optional(),
     /** /health turns "degraded" when this many events wait, or the oldest waits this long. */
     alert: z
       .strictObject({

@@ -10,6 +10,8 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadCenter } from '../config/load.js';
 import { createHub } from '../daemon/hub.js';
@@ -17,6 +19,8 @@ import { connectDevice, exampleSecrets, startHub, testCenter } from './helpers/h
 import { captureLog } from './helpers/logs.js';
 
 const SECRET = 'webhook-secret-for-tests';
+/** docs/events.schema.json: what docs/EVENTS.md promises the backend. */
+const validate = new Ajv2020({ allErrors: true }).compile(JSON.parse(readFileSync(new URL('../docs/events.schema.json', import.meta.url), 'utf8')) as object);
 type Received = { key: string; seq: number; type: string; v: number };
 
 /** A backend whose answer to the n-th request (from 1) is chosen by `behave`. */
@@ -112,7 +116,7 @@ describe('forwarding to the backend (webhook)', () => {
     const center = hub.ctx.config.center.id;
     for (const e of backend.taken) {
       expect(e.key).toBe(`${center}:${e.seq}`);
-      expect(e.v).toBe(2);
+      expect(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
     }
     const h = (await (await fetch(`http://127.0.0.1:${hub.http.port}/health`)).json()) as { forward: { backlog: number }; modules: { name: string; detail: { failures: number } }[] };
     expect(h.forward.backlog).toBe(0);
@@ -146,5 +150,49 @@ describe('forwarding to the backend (webhook)', () => {
     expect(backend.unique()).toEqual(Array.from({ length: last }, (_, i) => i + 1));
     expect(takenBeforeKill).toBeLessThan(last);
     expect(backend.badSignatures).toBe(0);
+  });
+
+  it('every kind of event a day makes matches docs/events.schema.json as the backend receives it', async () => {
+    const backend = new Backend((_n, _req, res, take) => {
+      take();
+      res.writeHead(204).end();
+    });
+    await backend.listen();
+    cleanup.push(() => backend.close());
+    const { dir, config } = testCenter((doc) => {
+      doc.set('forward', doc.createNode(forward(backend.port)));
+      doc.setIn(['center', 'day', 'leftovers'], 'carry');
+    });
+    const hub = createHub({ center: loadCenter(config, {}), dataDir: join(dir, 'data'), log: captureLog('warn').log, version: 'test' });
+    await hub.start();
+    cleanup.push(() => hub.stop());
+    const run = async (cmd: Parameters<typeof hub.ctx.core.submit>[0]) => expect((await hub.ctx.core.submit(cmd)).ok, JSON.stringify(cmd)).toBe(true);
+    let k = 0;
+    const ref = (source: string) => ({ source, id: `c${++k}` });
+    for (let i = 0; i < 4; i++) await run({ type: 'issue', service: 'intake', ...ref('disp-1') });
+    await run({ type: 'next', window: 1, ...ref('kp-1') });
+    await run({ type: 'recall', window: 1, ...ref('kp-1') });
+    await run({ type: 'start', window: 1, ...ref('kp-1') });
+    await run({ type: 'attach', ticket: 'A001', requestId: 'REQ-1', inquiry: '2026-1', ...ref('backend') });
+    await run({ type: 'transfer', window: 1, service: 'treasury', ...ref('kp-1') });
+    await run({ type: 'next', window: 1, ...ref('kp-1') });
+    await run({ type: 'noShow', window: 1, ...ref('kp-1') });
+    await run({ type: 'returnNoShow', ticket: 'A002', ...ref('kp-1') });
+    await run({ type: 'next', window: 1, ...ref('kp-1') });
+    await run({ type: 'park', window: 1, ...ref('kp-1') });
+    await run({ type: 'pause', window: 1, reason: 'break', ...ref('kp-1') });
+    await run({ type: 'open', window: 1, ...ref('kp-1') });
+    await run({ type: 'cancel', ticket: 'A004', ...ref('supervisor') });
+    await run({ type: 'enqueueInquiry', service: 'delivery', inquiry: '2026-9', ...ref('backend') });
+    await run({ type: 'next', window: 5, ...ref('kp-5') });
+    await run({ type: 'finish', window: 5, ...ref('kp-5') });
+    await run({ type: 'close', window: 1, ...ref('kp-1') });
+    const last = hub.ctx.core.store.lastSeq;
+    await vi.waitFor(() => expect(backend.unique().at(-1)).toBe(last), { timeout: 10_000, interval: 50 });
+    const types = new Set(backend.taken.map((e) => e.type));
+    for (const t of ['day.rolled', 'ticket.issued', 'ticket.called', 'ticket.recalled', 'ticket.serving', 'ticket.attached', 'ticket.transferred', 'ticket.noShow', 'ticket.returned', 'ticket.parked', 'ticket.cancelled', 'ticket.done', 'window.opened', 'window.paused', 'window.closed'])
+      expect(types, t).toContain(t);
+    for (const e of backend.taken) expect(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
+    expect(validate({ ...backend.taken[1], number: undefined })).toBe(false); // the schema does check
   });
 });

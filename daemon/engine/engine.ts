@@ -591,6 +591,45 @@ export class Engine {
         );
       }
 
+      case 'enqueueInquiry': {
+        const s = this.service(cmd.service);
+        const inquiry = String(cmd.inquiry ?? '').trim();
+        if (!/^[A-Za-z0-9-]{1,24}$/.test(inquiry)) throw new EngineError('invalid_command', 'an inquiry number is 1–24 letters, digits or "-"');
+        if (cmd.requestId !== undefined && (typeof cmd.requestId !== 'string' || !/^[A-Za-z0-9/_-]{1,64}$/.test(cmd.requestId)))
+          throw new EngineError('invalid_command', 'a request id is 1–64 letters, digits, "/", "_" or "-"');
+        const today = Object.values(this.state.tickets)
+          .filter((x) => x.inquiry === inquiry && ACTIVE.has(x.status))
+          .sort((a, b) => b.issuedAt - a.issuedAt)[0];
+        if (today) {
+          // Already waiting there (the backend said "ready" twice): nothing to do.
+          if (today.status === 'waiting' && today.service === s.id) return ok([], today.id);
+          if (today.status === 'called' || today.status === 'serving') throw new EngineError('wrong_state', `${today.number} is at window ${today.window}`);
+          const position = s.transferPosition ?? q.transferPosition;
+          return ok([{ type: 'ticket.transferred', ...facts(today), service: s.id, from: today.service, to: s.id, position, order: this.orderFor(position) }], today.id);
+        }
+        // No ticket today: the citizen is called by the inquiry number itself.
+        let id = `${day}/${s.id}/q${inquiry}`;
+        for (let k = 2; this.state.tickets[id]; k++) id = `${day}/${s.id}/q${inquiry}.${k}`;
+        const queued = this.waitingCount(s.id);
+        return ok(
+          [
+            {
+              type: 'ticket.issued',
+              ticket: id,
+              number: inquiry,
+              service: s.id,
+              n: 0,
+              inquiry,
+              ...(cmd.requestId ? { requestId: cmd.requestId } : {}),
+              ahead: queued,
+              expectedWaitMin: this.expectedWait(s.id, queued),
+              order: this.state.nextOrder,
+            },
+          ],
+          id,
+        );
+      }
+
       case 'cancel': {
         const t = this.findTicket(cmd.ticket);
         if (!ACTIVE.has(t.status)) throw new EngineError('wrong_state', `${t.number} is already ${t.status}`);
@@ -700,6 +739,7 @@ export class Engine {
           recalls: 0,
           ...(e.device ? { device: e.device } : {}),
           ...(e.inquiry ? { inquiry: e.inquiry } : {}),
+          ...(e.requestId ? { requestId: e.requestId } : {}),
           ahead: e.ahead,
           expectedWaitMin: e.expectedWaitMin,
         };

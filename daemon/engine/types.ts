@@ -33,6 +33,8 @@ export type Command = CommandRef &
     | { type: 'callInquiry'; window: number; inquiry: string }
     | { type: 'attach'; ticket: TicketRef; requestId?: string; inquiry?: string }
     | { type: 'requeue'; service: string; ticket?: TicketRef; requestId?: string; inquiry?: string; position?: Position }
+    /** A finished request: its citizen waits for `service` (delivery) under the inquiry number, with or without a ticket of today. */
+    | { type: 'enqueueInquiry'; service: string; inquiry: string; requestId?: string }
     | { type: 'cancel'; ticket: TicketRef; reason?: string }
     | { type: 'open'; window: number }
     | { type: 'pause'; window: number; reason: string }

@@ -1,0 +1,172 @@
+/**
+ * Commands from the request-tracking backend, over HTTP:
+ * `POST /api/v1/commands` with `Authorization: Bearer <token>` and one JSON
+ * command. They are ordinary engine commands with `source: "backend"` and the
+ * command's `id`, so a repeated command is answered from the first result and
+ * changes nothing; a refused one changes nothing either.
+ *
+ *   attach   {id, cmd, ticket, requestId?, inquiry?}   link a ticket to its request
+ *   feesSet  {id, cmd, ticket | requestId | inquiry, service?}   the citizen now waits for the treasury
+ *   ready    {id, cmd, inquiry, requestId?, service?}   the request is done: a delivery window will call the inquiry number
+ *   cancel   {id, cmd, ticket, reason?}
+ *
+ * Owns: nothing. May touch: the core (submit), the HTTP module's routes.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { INBOUND_TOKEN } from '../../config/load.js';
+import type { CenterConfig } from '../../config/schema.js';
+import type { CoreResult } from '../core/core.js';
+import { describeIssues } from '../devices/protocol.js';
+import type { Command, ErrorCode } from '../engine/types.js';
+import type { HttpModule } from '../http/server.js';
+import type { HubContext } from '../spine/context.js';
+import type { HubModule, ModuleHealth } from '../spine/module.js';
+
+const id = z.string().min(1).max(64);
+const ticket = z.string().min(1).max(32);
+const requestId = z.string().min(1).max(64);
+const inquiry = z.string().min(1).max(24);
+const service = z.string().min(1).max(48);
+
+export const BackendCommand = z.discriminatedUnion('cmd', [
+  z.strictObject({ v: z.literal(1).optional(), id, cmd: z.literal('attach'), ticket, requestId: requestId.optional(), inquiry: inquiry.optional() }),
+  z
+    .strictObject({ v: z.literal(1).optional(), id, cmd: z.literal('feesSet'), ticket: ticket.optional(), requestId: requestId.optional(), inquiry: inquiry.optional(), service: service.optional() })
+    .refine((c) => [c.ticket, c.requestId, c.inquiry].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of "ticket", "requestId" or "inquiry"' }),
+  z.strictObject({ v: z.literal(1).optional(), id, cmd: z.literal('ready'), inquiry, requestId: requestId.optional(), service: service.optional() }),
+  z.strictObject({ v: z.literal(1).optional(), id, cmd: z.literal('cancel'), ticket, reason: z.string().max(120).optional() }),
+]);
+export type BackendCommand = z.infer<typeof BackendCommand>;
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  unknown_ticket: 404,
+  unknown_service: 404,
+  wrong_state: 409,
+  window_busy: 409,
+  same_service: 409,
+  invalid_command: 422,
+  storage_failed: 503,
+};
+
+const MAX_BODY = 64 * 1024;
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** The first service of the first window of a kind: where "fees set" and "ready" send a citizen by default. */
+function serviceOfKind(config: CenterConfig, kind: string): string | undefined {
+  return config.windows.find((w) => w.kind === kind)?.services[0];
+}
+
+export class BackendApi implements HubModule {
+  readonly name = 'backend-api';
+  private readonly log: Logger;
+  private token?: Buffer;
+  private handled = 0;
+  private refused = 0;
+
+  constructor(private readonly ctx: HubContext) {
+    this.log = ctx.log.child({ mod: 'backend-api' });
+  }
+
+  start(): void {
+    const token = this.ctx.secrets.get(INBOUND_TOKEN);
+    if (!token) throw new Error('forward.inbound.token is not set (see the config warnings): backend commands are refused until it is');
+    this.token = digest(token);
+    const http = this.ctx.modules.get<HttpModule>('http');
+    if (!http) throw new Error('no http module to serve /api/v1/commands');
+    http.route('POST', '/api/v1/commands', (req) => this.handle(req));
+  }
+
+  stop(): void {
+    this.token = undefined;
+  }
+
+  health(): ModuleHealth {
+    return { ok: true, detail: { handled: this.handled, refused: this.refused } };
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    return !!this.token && !!m && timingSafeEqual(digest(m[1]!), this.token);
+  }
+
+  private async handle(req: IncomingMessage): Promise<{ code: number; body: unknown }> {
+    const refuse = (code: number, error: string, message: string, re?: string) => {
+      this.refused++;
+      this.log.info({ code, error, re }, `backend command refused: ${message}`);
+      return { code, body: { v: 1, ...(re ? { re } : {}), error, message } };
+    };
+    if (!this.authorized(req)) return refuse(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is needed');
+    let text: string;
+    try {
+      text = await readBody(req);
+    } catch (e) {
+      return refuse(413, 'too_large', (e as Error).message);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return refuse(400, 'bad_json', 'the body must be one JSON object');
+    }
+    const re = json && typeof json === 'object' && typeof (json as { id?: unknown }).id === 'string' ? (json as { id: string }).id : undefined;
+    const parsed = BackendCommand.safeParse(json);
+    if (!parsed.success) return refuse(400, 'bad_payload', describeIssues(parsed.error), re);
+    const cmd = this.command(parsed.data);
+    if ('error' in cmd) return refuse(422, 'invalid_command', cmd.error, re);
+    const r: CoreResult = await this.ctx.core.submit(cmd);
+    if (!r.ok) return refuse(STATUS[r.error.code] ?? 422, r.error.code, r.error.message, re);
+    this.handled++;
+    const t = r.ticket;
+    return {
+      code: 200,
+      body: {
+        v: 1,
+        re: parsed.data.id,
+        ok: true,
+        duplicate: r.duplicate,
+        ...(t ? { ticket: { id: t.id, t: t.number, service: t.service, status: t.status, ...(t.requestId ? { requestId: t.requestId } : {}), ...(t.inquiry ? { inquiry: t.inquiry } : {}) } } : {}),
+        seq: r.events.at(-1)?.seq ?? null,
+      },
+    };
+  }
+
+  private command(c: BackendCommand): Command | { error: string } {
+    const ref = { source: 'backend', id: c.id };
+    const config = this.ctx.config;
+    switch (c.cmd) {
+      case 'attach':
+        return { type: 'attach', ticket: c.ticket, ...(c.requestId ? { requestId: c.requestId } : {}), ...(c.inquiry ? { inquiry: c.inquiry } : {}), ...ref };
+      case 'feesSet': {
+        const s = c.service ?? serviceOfKind(config, 'treasury');
+        if (!s) return { error: 'this center has no treasury window: give "service"' };
+        return { type: 'requeue', service: s, ...(c.ticket ? { ticket: c.ticket } : {}), ...(c.requestId ? { requestId: c.requestId } : {}), ...(c.inquiry ? { inquiry: c.inquiry } : {}), ...ref };
+      }
+      case 'ready': {
+        const s = c.service ?? serviceOfKind(config, 'delivery');
+        if (!s) return { error: 'this center has no delivery window: give "service"' };
+        return { type: 'enqueueInquiry', service: s, inquiry: c.inquiry, ...(c.requestId ? { requestId: c.requestId } : {}), ...ref };
+      }
+      case 'cancel':
+        return { type: 'cancel', ticket: c.ticket, ...(c.reason ? { reason: c.reason } : {}), ...ref };
+    }
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error(`the body is over ${MAX_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
