@@ -39,6 +39,8 @@ export class ConfigError extends Error {
 export const WEBHOOK_SECRET = 'forward:webhook';
 /** Key of the backend's bearer token in LoadedCenter.secrets. */
 export const INBOUND_TOKEN = 'forward:inbound';
+/** Key of the upstream MQTT password in LoadedCenter.secrets. */
+export const BRIDGE_PASSWORD = 'forward:mqtt';
 
 export function formatProblem(p: Problem): string {
   const where = p.path ? `${p.path}: ` : '';
@@ -467,6 +469,7 @@ function resolveSecrets(
   // The forwarder's secret is kept under a name no device or user can have (ids are lowercase, no ':').
   if (config.forward.webhook) resolveOne(WEBHOOK_SECRET, config.forward.webhook.secret, ['forward', 'webhook', 'secret']);
   if (config.forward.inbound) resolveOne(INBOUND_TOKEN, config.forward.inbound.token, ['forward', 'inbound', 'token']);
+  if (config.forward.mqtt?.password) resolveOne(BRIDGE_PASSWORD, config.forward.mqtt.password, ['forward', 'mqtt', 'password']);
   return { secrets, problems };
 }
 

@@ -248,6 +248,23 @@ export const Webhook = z.strictObject({
 export const Forward = z
   .strictObject({
     webhook: Webhook.optional(),
+    /** The event log to an upstream MQTT broker (a governorate's Mosquitto or EMQX cluster), and commands back over it. */
+    mqtt: z
+      .strictObject({
+        url: z.string().regex(/^mqtts?:\/\/[^/]+$/, { error: 'must be mqtt://host:port or mqtts://host:port' }),
+        /** Default: qhub-<center id>. */
+        clientId: z.string().min(1).max(64).optional(),
+        username: z.string().min(1).optional(),
+        password: Secret.optional(),
+        /** TLS: the upstream's CA, and this hub's client certificate and key (PEM files). */
+        ca: z.string().min(1).optional(),
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        /** Topics: <prefix>/events, <prefix>/status (retained; the hub's will), <prefix>/commands, <prefix>/replies. Default qhub/centers/<center id>. */
+        prefix: z.string().min(1).optional(),
+        batch: z.number().int().min(1).max(5000).default(200),
+      })
+      .optional(),
     /** Commands from the backend (POST /api/v1/commands), with this bearer token. */
     inbound: z.strictObject({ token: Secret }).optional(),
     /** /health turns "degraded" when this many events wait, or the oldest waits this long. */

@@ -8,6 +8,7 @@ import type { LoadedCenter } from '../config/load.js';
 import { Core } from './core/core.js';
 import { DeviceHub } from './devices/hub.js';
 import { Links } from './devices/link.js';
+import { MqttBridge } from './forwarder/bridge.js';
 import { BackendApi } from './forwarder/inbound.js';
 import { WebhookForwarder } from './forwarder/webhook.js';
 import { HttpModule } from './http/server.js';
@@ -49,7 +50,8 @@ export function createHub(o: HubOptions): Hub {
   const broker = new Broker(ctx, { http: http.server });
   // The order is the start order: state first, then the transports, then
   // what uses them; HTTP opens last, when everything it reports on runs.
-  const forwarders = [...(config.forward.webhook ? [new WebhookForwarder(ctx)] : []), ...(config.forward.inbound ? [new BackendApi(ctx)] : [])];
+  const f = config.forward;
+  const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   for (const m of [core, broker, new DeviceHub(ctx), new Announcer(ctx), ...forwarders, new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {

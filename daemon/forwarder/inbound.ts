@@ -93,65 +93,80 @@ export class BackendApi implements HubModule {
   }
 
   private async handle(req: IncomingMessage): Promise<{ code: number; body: unknown }> {
-    const refuse = (code: number, error: string, message: string, re?: string) => {
-      this.refused++;
-      this.log.info({ code, error, re }, `backend command refused: ${message}`);
-      return { code, body: { v: 1, ...(re ? { re } : {}), error, message } };
-    };
-    if (!this.authorized(req)) return refuse(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is needed');
+    if (!this.authorized(req)) return this.note(refusal(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is needed'));
     let text: string;
     try {
       text = await readBody(req);
     } catch (e) {
-      return refuse(413, 'too_large', (e as Error).message);
+      return this.note(refusal(413, 'too_large', (e as Error).message));
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return refuse(400, 'bad_json', 'the body must be one JSON object');
-    }
-    const re = json && typeof json === 'object' && typeof (json as { id?: unknown }).id === 'string' ? (json as { id: string }).id : undefined;
-    const parsed = BackendCommand.safeParse(json);
-    if (!parsed.success) return refuse(400, 'bad_payload', describeIssues(parsed.error), re);
-    const cmd = this.command(parsed.data);
-    if ('error' in cmd) return refuse(422, 'invalid_command', cmd.error, re);
-    const r: CoreResult = await this.ctx.core.submit(cmd);
-    if (!r.ok) return refuse(STATUS[r.error.code] ?? 422, r.error.code, r.error.message, re);
-    this.handled++;
-    const t = r.ticket;
-    return {
-      code: 200,
-      body: {
-        v: 1,
-        re: parsed.data.id,
-        ok: true,
-        duplicate: r.duplicate,
-        ...(t ? { ticket: { id: t.id, t: t.number, service: t.service, status: t.status, ...(t.requestId ? { requestId: t.requestId } : {}), ...(t.inquiry ? { inquiry: t.inquiry } : {}) } } : {}),
-        seq: r.events.at(-1)?.seq ?? null,
-      },
-    };
+    return this.note(await runBackendCommand(this.ctx, text));
   }
 
-  private command(c: BackendCommand): Command | { error: string } {
-    const ref = { source: 'backend', id: c.id };
-    const config = this.ctx.config;
-    switch (c.cmd) {
-      case 'attach':
-        return { type: 'attach', ticket: c.ticket, ...(c.requestId ? { requestId: c.requestId } : {}), ...(c.inquiry ? { inquiry: c.inquiry } : {}), ...ref };
-      case 'feesSet': {
-        const s = c.service ?? serviceOfKind(config, 'treasury');
-        if (!s) return { error: 'this center has no treasury window: give "service"' };
-        return { type: 'requeue', service: s, ...(c.ticket ? { ticket: c.ticket } : {}), ...(c.requestId ? { requestId: c.requestId } : {}), ...(c.inquiry ? { inquiry: c.inquiry } : {}), ...ref };
-      }
-      case 'ready': {
-        const s = c.service ?? serviceOfKind(config, 'delivery');
-        if (!s) return { error: 'this center has no delivery window: give "service"' };
-        return { type: 'enqueueInquiry', service: s, inquiry: c.inquiry, ...(c.requestId ? { requestId: c.requestId } : {}), ...ref };
-      }
-      case 'cancel':
-        return { type: 'cancel', ticket: c.ticket, ...(c.reason ? { reason: c.reason } : {}), ...ref };
+  private note(r: { code: number; body: Record<string, unknown> }): { code: number; body: unknown } {
+    if (r.code === 200) this.handled++;
+    else {
+      this.refused++;
+      this.log.info({ code: r.code, error: r.body.error, re: r.body.re }, `backend command refused: ${String(r.body.message)}`);
     }
+    return r;
+  }
+}
+
+function refusal(code: number, error: string, message: string, re?: string): { code: number; body: Record<string, unknown> } {
+  return { code, body: { v: 1, ...(re ? { re } : {}), error, message } };
+}
+
+/**
+ * One backend command from its raw text, whatever carried it (HTTP here, the
+ * upstream MQTT bridge too): parsed, turned into an engine command with
+ * `source: backend`, run, and answered with an HTTP-like status and a body.
+ */
+export async function runBackendCommand(ctx: Pick<HubContext, 'config' | 'core'>, text: string): Promise<{ code: number; body: Record<string, unknown> }> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return refusal(400, 'bad_json', 'the body must be one JSON object');
+  }
+  const re = json && typeof json === 'object' && typeof (json as { id?: unknown }).id === 'string' ? (json as { id: string }).id : undefined;
+  const parsed = BackendCommand.safeParse(json);
+  if (!parsed.success) return refusal(400, 'bad_payload', describeIssues(parsed.error), re);
+  const cmd = toCommand(ctx.config, parsed.data);
+  if ('error' in cmd) return refusal(422, 'invalid_command', cmd.error, re);
+  const r: CoreResult = await ctx.core.submit(cmd);
+  if (!r.ok) return refusal(STATUS[r.error.code] ?? 422, r.error.code, r.error.message, re);
+  const t = r.ticket;
+  return {
+    code: 200,
+    body: {
+      v: 1,
+      re: parsed.data.id,
+      ok: true,
+      duplicate: r.duplicate,
+      ...(t ? { ticket: { id: t.id, t: t.number, service: t.service, status: t.status, ...(t.requestId ? { requestId: t.requestId } : {}), ...(t.inquiry ? { inquiry: t.inquiry } : {}) } } : {}),
+      seq: r.events.at(-1)?.seq ?? null,
+    },
+  };
+}
+
+function toCommand(config: CenterConfig, c: BackendCommand): Command | { error: string } {
+  const ref = { source: 'backend', id: c.id };
+  switch (c.cmd) {
+    case 'attach':
+      return { type: 'attach', ticket: c.ticket, ...(c.requestId ? { requestId: c.requestId } : {}), ...(c.inquiry ? { inquiry: c.inquiry } : {}), ...ref };
+    case 'feesSet': {
+      const s = c.service ?? serviceOfKind(config, 'treasury');
+      if (!s) return { error: 'this center has no treasury window: give "service"' };
+      return { type: 'requeue', service: s, ...(c.ticket ? { ticket: c.ticket } : {}), ...(c.requestId ? { requestId: c.requestId } : {}), ...(c.inquiry ? { inquiry: c.inquiry } : {}), ...ref };
+    }
+    case 'ready': {
+      const s = c.service ?? serviceOfKind(config, 'delivery');
+      if (!s) return { error: 'this center has no delivery window: give "service"' };
+      return { type: 'enqueueInquiry', service: s, inquiry: c.inquiry, ...(c.requestId ? { requestId: c.requestId } : {}), ...ref };
+    }
+    case 'cancel':
+      return { type: 'cancel', ticket: c.ticket, ...(c.reason ? { reason: c.reason } : {}), ...ref };
   }
 }
 

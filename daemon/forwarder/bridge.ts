@@ -1,0 +1,158 @@
+/**
+ * The MQTT bridge to an upstream broker: the governorate's Mosquitto or EMQX
+ * cluster that collects the events of all its centers. It sends the event log
+ * from its own durable cursor (`mqtt-bridge`), in order, QoS 1, to
+ * `<prefix>/events` (one event per message, with its `key`); the cursor moves
+ * when the upstream acknowledged a batch. `<prefix>/status` is retained:
+ * `online` when connected, and the hub's last will (`offline`) when it dies
+ * or loses the network, which the embedded broker cannot say for it. Backend
+ * commands arrive on `<prefix>/commands` (the same JSON as the HTTP API) and
+ * are answered on `<prefix>/replies`.
+ *
+ * Owns: its connection and cursor. May touch: the store (read, cursor), the
+ * core (backend commands), the bus (listens, to wake).
+ */
+import { readFileSync } from 'node:fs';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { BRIDGE_PASSWORD } from '../../config/load.js';
+import type { CenterConfig } from '../../config/schema.js';
+import type { HubContext } from '../spine/context.js';
+import type { HubModule, ModuleHealth } from '../spine/module.js';
+import { Throttle } from '../spine/throttle.js';
+import type { Store } from '../store/store.js';
+import { runBackendCommand } from './inbound.js';
+
+export const BRIDGE_CURSOR = 'mqtt-bridge';
+type BridgeConfig = NonNullable<CenterConfig['forward']['mqtt']>;
+
+export class MqttBridge implements HubModule {
+  readonly name = 'mqtt-bridge';
+  private readonly cfg: BridgeConfig;
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly prefix: string;
+  private client?: MqttClient;
+  private running = false;
+  private stopping = false;
+  private timer?: NodeJS.Timeout;
+  private delivered = 0;
+  private commands = 0;
+  private lastError?: string;
+  private unsubscribe?: () => void;
+  private readonly errLog = new Throttle(60_000);
+
+  constructor(private readonly ctx: HubContext) {
+    this.cfg = ctx.config.forward.mqtt!;
+    this.store = ctx.core.store;
+    this.log = ctx.log.child({ mod: 'mqtt-bridge' });
+    this.prefix = this.cfg.prefix ?? `qhub/centers/${ctx.config.center.id}`;
+  }
+
+  start(): void {
+    const center = this.ctx.config.center.id;
+    const status = (state: string) => JSON.stringify({ v: 1, state, center });
+    const password = this.ctx.secrets.get(BRIDGE_PASSWORD);
+    if (this.cfg.password && !password) throw new Error('forward.mqtt.password is not set (see the config warnings)');
+    const client = mqtt.connect(this.cfg.url, {
+      clientId: this.cfg.clientId ?? `qhub-${center}`,
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 30,
+      reconnectPeriod: 1000 + Math.round(Math.random() * 1000), // centers of a governorate do not all come back in step
+      connectTimeout: 10_000,
+      ...(this.cfg.username ? { username: this.cfg.username } : {}),
+      ...(password ? { password } : {}),
+      ...(this.cfg.ca ? { ca: readFileSync(this.cfg.ca) } : {}),
+      ...(this.cfg.cert ? { cert: readFileSync(this.cfg.cert) } : {}),
+      ...(this.cfg.key ? { key: readFileSync(this.cfg.key) } : {}),
+      rejectUnauthorized: true,
+      will: { topic: `${this.prefix}/status`, payload: Buffer.from(status('offline')), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      (client.stream as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
+      this.lastError = undefined;
+      this.log.info({ url: this.cfg.url, prefix: this.prefix }, 'connected to the upstream broker');
+      client.publish(`${this.prefix}/status`, status('online'), { qos: 1, retain: true });
+      client.subscribe(`${this.prefix}/commands`, { qos: 1 });
+      this.wake(0);
+    });
+    client.on('message', (topic, payload) => {
+      if (topic !== `${this.prefix}/commands`) return;
+      void runBackendCommand(this.ctx, payload.toString('utf8')).then((r) => {
+        this.commands++;
+        client.publish(`${this.prefix}/replies`, JSON.stringify({ ...r.body, status: r.code }), { qos: 1 });
+      });
+    });
+    client.on('error', (e) => this.failed(e));
+    client.on('close', () => {
+      if (!this.stopping && this.errLog.pass('close').ok) this.log.warn({ url: this.cfg.url }, 'upstream broker connection closed: events are kept and sent after reconnecting');
+    });
+    this.unsubscribe = this.ctx.bus.on('committed', this.name, () => this.wake(20));
+  }
+
+  private failed(e: Error): void {
+    this.lastError = e.message;
+    if (this.errLog.pass(e.message).ok) this.log.warn({ err: e.message, url: this.cfg.url }, 'upstream broker: error; retrying');
+  }
+
+  private wake(delay: number): void {
+    if (this.stopping || this.running || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.pump();
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async pump(): Promise<void> {
+    const client = this.client;
+    if (!client || this.running || this.stopping) return;
+    this.running = true;
+    try {
+      const center = this.ctx.config.center.id;
+      while (client.connected && !this.stopping && this.store.isOpen) {
+        const events = this.store.readAfter(this.store.cursor(BRIDGE_CURSOR), this.cfg.batch);
+        if (!events.length) return;
+        // QoS 1 on one connection keeps the order; the cursor moves when every PUBACK of the batch came.
+        await Promise.all(events.map((e) => client.publishAsync(`${this.prefix}/events`, JSON.stringify({ key: `${center}:${e.seq}`, ...e }), { qos: 1 })));
+        if (!this.store.isOpen) return;
+        this.store.setCursor(BRIDGE_CURSOR, events[events.length - 1]!.seq);
+        this.delivered += events.length;
+      }
+    } catch (e) {
+      this.failed(e as Error); // the connection went away mid-batch: the batch is sent again after reconnecting
+    } finally {
+      this.running = false;
+      if (!this.stopping && client.connected && this.store.isOpen && this.store.lastSeq > this.store.cursor(BRIDGE_CURSOR)) this.wake(20);
+    }
+  }
+
+  health(): ModuleHealth {
+    const cursor = this.store.isOpen ? this.store.cursor(BRIDGE_CURSOR) : 0;
+    const backlog = this.store.lastSeq - cursor;
+    const oldest = backlog > 0 ? this.store.readAfter(cursor, 1)[0] : undefined;
+    const oldestMin = oldest ? Math.round((Date.now() - oldest.at) / 6000) / 10 : 0;
+    const alert = this.ctx.config.forward.alert;
+    return {
+      ok: backlog <= alert.backlog && oldestMin <= alert.oldestMinutes,
+      summary: { bridge: { connected: !!this.client?.connected, backlog, oldestMinutes: oldestMin } },
+      detail: { url: this.cfg.url, prefix: this.prefix, cursor, delivered: this.delivered, commands: this.commands, ...(this.lastError ? { lastError: this.lastError } : {}) },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    this.unsubscribe?.();
+    const client = this.client;
+    if (!client) return;
+    if (client.connected)
+      await Promise.race([
+        client.publishAsync(`${this.prefix}/status`, JSON.stringify({ v: 1, state: 'offline', center: this.ctx.config.center.id }), { qos: 1, retain: true }).catch(() => undefined),
+        new Promise((r) => setTimeout(r, 1000)),
+      ]);
+    await client.endAsync(true).catch(() => undefined);
+  }
+}
