@@ -95,6 +95,12 @@ export const Queue = z
       .prefault({}),
     /** A closed or paused window that calls next is opened by it. */
     openOnCall: z.boolean().default(true),
+    /**
+     * "Your turn is near": when a waiting ticket linked to a request has this
+     * many people or fewer ahead of it, a `ticket.near` event goes to the
+     * backend (once per ticket and queue), so it can send the citizen an SMS.
+     */
+    nearAhead: z.number().int().min(0).max(1000).optional(),
     /** Service-time model for the expected wait printed on tickets. */
     estimate: z
       .strictObject({

@@ -1126,3 +1126,29 @@ describe('retries across the rollover, when leftovers are cancelled', () => {
     expect(t.id).not.toBe(first.id);
   });
 });
+
+describe('your turn is near (queue.nearAhead)', () => {
+  it('tells the backend once per queue when a linked ticket has nearAhead or fewer before it', () => {
+    const h = new Hub(exampleConfig((c) => (c.queue.nearAhead = 2)));
+    for (let i = 0; i < 6; i++) h.issue('intake', T('08:00') + i * MIN);
+    h.ok({ type: 'attach', ticket: 'A005', requestId: 'REQ-5' }, T('08:10'));
+    h.ok({ type: 'attach', ticket: 'A006', requestId: 'REQ-6' }, T('08:10'));
+    const nearOf = () => h.log.filter((e) => e.type === 'ticket.near').map((e) => `${(e as { number: string }).number}:${(e as { ahead: number }).ahead}`);
+    h.next(1, T('09:00')); // A001 called: A005 has 3 ahead
+    h.next(1, T('09:05')); // A002: A005 has 2 ahead
+    expect(nearOf()).toEqual(['A005:2']);
+    const retry = h.ok({ type: 'next', window: 1, source: 'kp-1', id: 'n3' }, T('09:10')); // A003: A005 1 ahead, A006 2 ahead
+    expect(nearOf()).toEqual(['A005:2', 'A006:2']);
+    // The near event carries no command ref: a retried "next" still answers with its own ticket.
+    expect(h.ok({ type: 'next', window: 1, source: 'kp-1', id: 'n3' }, T('09:11')).ticket).toBe(retry.ticket);
+    h.next(1, T('09:15'));
+    expect(nearOf()).toHaveLength(2); // once per ticket and queue
+    // Sent on to the treasury, it is near again there.
+    h.next(1, T('09:20')); // A005 at window 1
+    h.ok({ type: 'transfer', window: 1, service: 'treasury' }, T('09:25'));
+    expect(nearOf()).toEqual(['A005:2', 'A006:2', 'A005:0']);
+    const near = h.log.find((e) => e.type === 'ticket.near')!;
+    expect(near).toMatchObject({ service: 'intake', requestId: 'REQ-5', ticket: h.t('A005').id });
+    expect(near.ref).toBeUndefined();
+  });
+});

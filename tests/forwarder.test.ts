@@ -162,6 +162,7 @@ describe('forwarding to the backend (webhook)', () => {
     const { dir, config } = testCenter((doc) => {
       doc.set('forward', doc.createNode(forward(backend.port)));
       doc.setIn(['center', 'day', 'leftovers'], 'carry');
+      doc.setIn(['queue', 'nearAhead'], 1);
     });
     const hub = createHub({ center: loadCenter(config, {}), dataDir: join(dir, 'data'), log: captureLog('warn').log, version: 'test' });
     await hub.start();
@@ -183,14 +184,14 @@ describe('forwarding to the backend (webhook)', () => {
     await run({ type: 'pause', window: 1, reason: 'break', ...ref('kp-1') });
     await run({ type: 'open', window: 1, ...ref('kp-1') });
     await run({ type: 'cancel', ticket: 'A004', ...ref('supervisor') });
-    await run({ type: 'enqueueInquiry', service: 'delivery', inquiry: '2026-9', ...ref('backend') });
+    await run({ type: 'enqueueInquiry', service: 'delivery', inquiry: '2026-9', requestId: 'REQ-9', ...ref('backend') });
     await run({ type: 'next', window: 5, ...ref('kp-5') });
     await run({ type: 'finish', window: 5, ...ref('kp-5') });
     await run({ type: 'close', window: 1, ...ref('kp-1') });
     const last = hub.ctx.core.store.lastSeq;
     await vi.waitFor(() => expect(backend.unique().at(-1)).toBe(last), { timeout: 10_000, interval: 50 });
     const types = new Set(backend.taken.map((e) => e.type));
-    for (const t of ['day.rolled', 'ticket.issued', 'ticket.called', 'ticket.recalled', 'ticket.serving', 'ticket.attached', 'ticket.transferred', 'ticket.noShow', 'ticket.returned', 'ticket.parked', 'ticket.cancelled', 'ticket.done', 'window.opened', 'window.paused', 'window.closed'])
+    for (const t of ['day.rolled', 'ticket.issued', 'ticket.called', 'ticket.recalled', 'ticket.serving', 'ticket.attached', 'ticket.transferred', 'ticket.noShow', 'ticket.returned', 'ticket.parked', 'ticket.cancelled', 'ticket.done', 'window.opened', 'window.paused', 'window.closed', 'ticket.near'])
       expect(types, t).toContain(t);
     for (const e of backend.taken) expect(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
     expect(validate({ ...backend.taken[1], number: undefined })).toBe(false); // the schema does check

@@ -831,6 +831,9 @@ export class Engine {
       case 'ticket.carried':
         if (t) t.day = e.to;
         return;
+      case 'ticket.near':
+        if (t) t.nearIn = e.service;
+        return;
       case 'window.opened': {
         const w = win(e.window);
         w.status = 'open';
@@ -853,6 +856,32 @@ export class Engine {
   }
 
   /**
+   * `ticket.near` events for linked tickets now within `queue.nearAhead` of
+   * their turn, in the services the given events touched. Reads only the
+   * first nearAhead + 1 of each queue (in order, priority apart).
+   */
+  decideNear(events: EventBody[]): EventBody[] {
+    const limit = this.config.queue.nearAhead;
+    if (limit === undefined) return [];
+    const services = new Set<string>();
+    for (const e of events) {
+      if ('service' in e) services.add(e.service);
+      if (e.type === 'ticket.transferred') services.add(e.from);
+    }
+    const out: EventBody[] = [];
+    for (const s of services) {
+      const w = this.waitingBy.get(s);
+      if (!w) continue;
+      // The first few of the merged queue (by order); enough to see limit + 1 places.
+      const head = [...w.prio.slice(0, limit + 1), ...w.normal.slice(0, limit + 1)].sort((a, b) => a.order - b.order).slice(0, limit + 1);
+      head.forEach((t, ahead) => {
+        if (t.requestId && t.nearIn !== s) out.push({ type: 'ticket.near', ...facts(t), ahead });
+      });
+    }
+    return out;
+  }
+
+  /**
    * The one command path, the same for the daemon and for tests: roll the
    * business day over if it is due, decide the command against the state,
    * and for each batch of events: stamp, `commit` (durable before anything
@@ -868,7 +897,13 @@ export class Engine {
     const d = this.decide(cmd, now);
     if (!d.ok) return d;
     if (d.duplicate) return { ok: true, duplicate: true, ...(d.ticket ? { ticket: d.ticket } : {}) };
-    if (d.events.length) for (const e of commit(this.stamp(d.events, now, cmd))) this.apply(e);
+    if (d.events.length) {
+      for (const e of commit(this.stamp(d.events, now, cmd))) this.apply(e);
+      // Queues that moved may have brought a linked ticket near its turn.
+      const near = this.decideNear(d.events);
+      // Without the command's ref: a retry of the command must still find the command's own ticket.
+      if (near.length) for (const e of commit(this.stamp(near, now))) this.apply(e);
+    }
     return { ok: true, duplicate: false, ...(d.ticket ? { ticket: d.ticket } : {}) };
   }
 }

@@ -72,6 +72,8 @@ export interface Ticket {
   /** Ahead and expected wait as printed on the ticket. */
   ahead: number;
   expectedWaitMin: number;
+  /** The service whose queue a `ticket.near` was last sent for (not again while it waits there). */
+  nearIn?: string;
 }
 
 export type WindowStatus = 'open' | 'paused' | 'closed';
@@ -128,6 +130,8 @@ export type EventBody =
   | (TicketFacts & { type: 'ticket.parked'; window: number })
   | (TicketFacts & { type: 'ticket.attached' })
   | (TicketFacts & { type: 'ticket.cancelled'; reason: string })
+  /** A waiting ticket linked to a request has `ahead` people or fewer before it (`queue.nearAhead`): the backend may tell the citizen. */
+  | (TicketFacts & { type: 'ticket.near'; ahead: number })
   /** A waiting ticket kept across the rollover (`center.day.leftovers: carry`): it now belongs to day `to`. */
   | (TicketFacts & { type: 'ticket.carried'; from: string; to: string })
   | { type: 'window.opened'; window: number }
