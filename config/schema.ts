@@ -273,6 +273,8 @@ export const Forward = z
       .optional(),
     /** Commands from the backend (POST /api/v1/commands), with this bearer token. */
     inbound: z.strictObject({ token: Secret }).optional(),
+    /** Delivered events are kept this many days (reports), then deleted; undelivered ones never are. */
+    keepDays: z.number().int().min(1).max(3650).default(30),
     /** /health turns "degraded" when this many events wait, or the oldest waits this long. */
     alert: z
       .strictObject({

@@ -282,3 +282,46 @@ describe('Core: group commit', () => {
     core.stop();
   });
 });
+
+describe('retention: delivered events are kept forward.keepDays, undelivered ones for ever', () => {
+  it('deletes only what every forwarder acknowledged and is old enough, and the state rebuilds the same', async () => {
+    const { pruneDelivered } = await import('../daemon/forwarder/retention.js');
+    const config = example((c) => {
+      c.forward.webhook = { url: 'https://backend.example/e', secret: 'x'.repeat(12), batch: 500, lingerMs: 200, timeoutMs: 10_000, maxBackoffMs: 60_000 };
+      c.forward.keepDays = 1;
+    });
+    const { core, dir, clock } = await setup({ config, at: T('09:00', '2026-01-12') });
+    const seqOfDay: Record<string, number[]> = {};
+    for (const date of ['2026-01-12', '2026-01-13', '2026-01-14']) {
+      for (let i = 0; i < 10; i++) {
+        clock.now = T('09:00', date) + i * 60_000;
+        const r = ok(await core.submit({ type: 'issue', service: 'intake', source: 'd', id: `${date}-${i}` }));
+        (seqOfDay[date] ??= []).push(...r.events.map((e) => e.seq));
+      }
+    }
+    // The backend acknowledged up to the middle of the 13th; it is noon on the 14th.
+    const cursor = seqOfDay['2026-01-13']![4]!;
+    core.store.setCursor('webhook', cursor);
+    clock.now = T('12:00', '2026-01-14');
+    const state = JSON.stringify(core.engine.state);
+    const r = pruneDelivered(core.store, config, clock.now);
+    const left = core.store.readAfter(0, 10_000).map((e) => e.seq);
+    // Everything of the 12th went (delivered, older than a day); of the 13th, only what was delivered and before noon.
+    for (const s of seqOfDay['2026-01-12']!) expect(left).not.toContain(s);
+    for (const s of seqOfDay['2026-01-13']!) expect(left.includes(s)).toBe(s > cursor);
+    for (const s of seqOfDay['2026-01-14']!) expect(left).toContain(s);
+    expect(r.deleted).toBeGreaterThan(10);
+    core.stop();
+    const again = await setup({ config, dir, at: clock.now });
+    expect(JSON.stringify(again.core.engine.state)).toBe(state);
+    again.core.stop();
+  });
+
+  it('with no forwarder configured nothing is deleted', async () => {
+    const { pruneDelivered } = await import('../daemon/forwarder/retention.js');
+    const { core, clock } = await setup({ at: T('09:00', '2026-01-12') });
+    ok(await core.submit({ type: 'issue', service: 'intake', source: 'd', id: '1' }));
+    expect(pruneDelivered(core.store, core.config, clock.now + 400 * 24 * 3600_000).deleted).toBe(0);
+    core.stop();
+  });
+});

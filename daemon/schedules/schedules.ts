@@ -8,12 +8,14 @@
  */
 import type { Logger } from 'pino';
 import type { Core } from '../core/core.js';
+import { pruneDelivered } from '../forwarder/retention.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 
 export class Schedules implements HubModule {
   readonly name = 'schedules';
   private timer?: NodeJS.Timeout;
+  private pruneTimer?: NodeJS.Timeout;
   private readonly core: Core;
   private readonly log: Logger;
   private lastError?: string;
@@ -29,6 +31,18 @@ export class Schedules implements HubModule {
 
   start(): void {
     this.timer = setInterval(() => void this.rollover(), this.everyMs);
+    this.pruneTimer = setInterval(() => this.prune(), 3600_000);
+    this.pruneTimer.unref();
+  }
+
+  /** Deletes delivered events older than forward.keepDays (never undelivered ones). */
+  private prune(): void {
+    try {
+      const r = pruneDelivered(this.core.store, this.core.config, this.core.clock());
+      if (r.deleted) this.log.info({ deleted: r.deleted, upTo: r.upTo, keepDays: this.core.config.forward.keepDays }, 'delivered events past their keeping time deleted');
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not prune the event log; will retry in an hour');
+    }
   }
 
   private async rollover(): Promise<void> {
@@ -52,5 +66,6 @@ export class Schedules implements HubModule {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.pruneTimer);
   }
 }

@@ -180,6 +180,17 @@ export class Store {
     })();
   }
 
+  /**
+   * Deletes events up to `maxSeq` that are older than `beforeAt`, never one
+   * after the latest snapshot (the state is rebuilt from it plus the events
+   * after it). Returns how many were deleted.
+   */
+  prune(maxSeq: number, beforeAt: number): number {
+    const snap = (this.db!.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM snapshots').get() as { s: number }).s;
+    const upTo = Math.min(maxSeq, snap);
+    return this.db!.prepare('DELETE FROM events WHERE seq <= ? AND at < ?').run(upTo, beforeAt).changes;
+  }
+
   cursor(name: string): number {
     return (this.s.getCursor.get(name) as { seq: number } | undefined)?.seq ?? 0;
   }
