@@ -35,7 +35,9 @@ describe('npm run bench (quick mode)', () => {
     expect(c.rssMiB.loaded).toBeGreaterThan(10);
     expect(c.startMs.withDay).toBeGreaterThan(0);
     expect(c.memoryAfterDay.heapUsedMiB).toBeGreaterThan(0);
-    expect(j.targets.length).toBeGreaterThanOrEqual(3);
+    expect(j.forwardDrain.events).toBeGreaterThanOrEqual(5000);
+    expect(j.forwardDrain.perSecond).toBeGreaterThan(0);
+    expect(j.targets.length).toBeGreaterThanOrEqual(4);
     for (const t of j.targets) expect(typeof t.met).toBe('boolean');
   });
 });
