@@ -7,7 +7,9 @@
  * order, and every batch's signature must check.
  */
 import { createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -195,5 +197,35 @@ describe('forwarding to the backend (webhook)', () => {
       expect(types, t).toContain(t);
     for (const e of backend.taken) expect(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
     expect(validate({ ...backend.taken[1], number: undefined })).toBe(false); // the schema does check
+  });
+
+  it('over HTTPS, verifies the backend against the configured private CA, and refuses an unknown certificate', async () => {
+    const { dir } = testCenter();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'be.key'), '-out', join(dir, 'be.crt'), '-days', '1', '-subj', '/CN=backend', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const taken: Received[] = [];
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'be.key')), cert: readFileSync(join(dir, 'be.crt')) }, (req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        taken.push(...(JSON.parse(body) as { events: Received[] }).events);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise((r) => server.close(r)));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/e`;
+    for (const trusted of [false, true]) {
+      const c = testCenter((doc) => doc.set('forward', doc.createNode({ webhook: { url, secret: SECRET, lingerMs: 10, timeoutMs: 2000, ...(trusted ? { ca: join(dir, 'be.crt') } : {}) } })));
+      const log = captureLog('warn');
+      const hub = createHub({ center: loadCenter(c.config, {}), dataDir: join(c.dir, 'data'), log: log.log, version: 'test' });
+      await hub.start();
+      await hub.ctx.core.submit({ type: 'issue', service: 'intake', source: 'disp-1', id: 'tls-1' });
+      if (trusted) await vi.waitFor(() => expect(taken.length).toBeGreaterThanOrEqual(2), { timeout: 5000 });
+      else {
+        await vi.waitFor(() => expect(log.lines.some((l) => String(l.err).includes('self-signed'))).toBe(true), { timeout: 5000 });
+        expect(taken).toHaveLength(0);
+      }
+      await hub.stop();
+    }
   });
 });
