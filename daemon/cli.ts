@@ -16,7 +16,7 @@ const USAGE = `usage:
   qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
 options:
   --config FILE   the center's YAML file (default: $QHUB_CONFIG, else the bundled example center)
-  --data DIR      where the event store lives (default: $QHUB_DATA, else hub.dataDir, else ./data)
+  --data DIR      where the event store lives (default: $QHUB_DATA, else hub.dataDir, else ./data; ./data-sim for sim)
   --pretty        readable logs for a terminal (default when stdout is a terminal)
   --json          JSON log lines even on a terminal`;
 
@@ -64,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
       const { runDaemon } = await import('./main.js');
       return runDaemon({
         configFile: file,
-        dataDir: values.data ?? process.env.QHUB_DATA,
+        // The simulator's made-up tickets go to their own store unless told otherwise, never into the center's.
+        dataDir: values.data ?? process.env.QHUB_DATA ?? (cmd === 'sim' ? 'data-sim' : undefined),
         pretty: values.json ? false : (values.pretty ?? process.stdout.isTTY),
         simulate: cmd === 'sim' ? { rate: Number(values.rate ?? 4), duration: values.duration ? Number(values.duration) : undefined } : undefined,
       });

@@ -98,7 +98,15 @@ describe('views: only what changed is sent, and it is always right', () => {
       expect(latest()).toEqual(after);
       before = after;
     }
-    // Retained state goes at QoS 0 (docs/PROTOCOL.md, section 4), even to a QoS 1 subscription.
+    // The same rev always carries the same content, per device (docs/PROTOCOL.md, "Revisions").
+    const byRev = new Map<string, string>();
+    for (const m of received) {
+      const k = `${m.device}@${String(m.body.rev)}`;
+      const content = strip(m.body);
+      if (byRev.has(k)) expect(byRev.get(k), k).toBe(content);
+      byRev.set(k, content);
+    }
+        // Retained state goes at QoS 0 (docs/PROTOCOL.md, section 4), even to a QoS 1 subscription.
     expect(new Set(received.map((m) => m.qos))).toEqual(new Set([0]));
     // Every view went out once per change, never once per device per command.
     expect(sent).toBe(changedTotal);

@@ -187,13 +187,16 @@ export class Core implements HubModule {
   private decide(cmd: Command | undefined, committed: StoredEvent[], onRollover: () => void): CoreResult {
     const now = this.now();
     let own: StoredEvent[] = [];
+    let rolled: StoredEvent[] = [];
     let result: StepResult;
     try {
       result = this.engine.step(cmd, now, (events) => {
         const stored = this.store.append(events);
         committed.push(...stored);
-        if (stored.some((e) => e.type === 'day.rolled')) onRollover();
-        else own = stored;
+        if (stored.some((e) => e.type === 'day.rolled')) {
+          onRollover();
+          rolled = stored;
+        } else if (!own.length) own = stored; // the command's own batch, not the "turn is near" one after it
         return stored;
       });
     } catch (e) {
@@ -205,7 +208,7 @@ export class Core implements HubModule {
     if (!result.ok) return { ok: false, error: { code: result.error.code, message: result.error.message } };
     const t = result.ticket ? this.engine.state.tickets[result.ticket] : undefined;
     // A copy: later commands of the same group may change the live ticket before the caller reads it.
-    return { ok: true, events: cmd ? own : committed.slice(), duplicate: result.duplicate, ...(t ? { ticket: { ...t } } : {}) };
+    return { ok: true, events: cmd ? own : rolled, duplicate: result.duplicate, ...(t ? { ticket: { ...t } } : {}) };
   }
 
   private now(): number {

@@ -31,7 +31,8 @@ export class DeviceHub implements HubModule, LinkListener {
   readonly name = 'devices';
   readonly essential = true;
   private recent: RecentCalls;
-  private readonly lastSent = new Map<string, string>();
+  /** Per device: the last view sent and its revision (which goes up by one each time the content changes). */
+  private readonly lastSent = new Map<string, { key: string; rev: number }>();
   private readonly lastCallSeq = new Map<number, number>();
   private readonly links = new Map<string, DeviceLink>();
   private readonly presence = new Map<string, Presence>();
@@ -48,6 +49,7 @@ export class DeviceHub implements HubModule, LinkListener {
   private readonly core: Core;
   private readonly log: Logger;
   private unsubscribe?: () => void;
+  private revBase = 0;
 
   constructor(private readonly ctx: HubContext) {
     this.config = ctx.config;
@@ -69,6 +71,7 @@ export class DeviceHub implements HubModule, LinkListener {
   }
 
   start(): void {
+    this.revBase = this.core.store.lastSeq;
     for (const d of this.devices) this.links.set(d.id, this.ctx.links.link(d));
     const day = this.core.engine.state.day;
     if (day) for (const e of this.core.store.eventsOfDay(day)) this.track(e);
@@ -264,9 +267,12 @@ export class DeviceHub implements HubModule, LinkListener {
 
   private send(d: DeviceConfig, leaf: OutLeaf, view: View, o: { force: boolean; re?: string }): void {
     const key = JSON.stringify(view);
-    if (!o.force && this.lastSent.get(d.id) === key) return;
-    this.lastSent.set(d.id, key);
-    this.deliver(d, leaf, { ...view, rev: this.core.store.lastSeq, ...(o.re ? { re: o.re } : {}) }, true);
+    const last = this.lastSent.get(d.id);
+    if (!o.force && last?.key === key) return;
+    // The same content keeps its rev; new content gets the next one (starting from the log's seq at start, so revs rarely go back across restarts).
+    const rev = last ? (last.key === key ? last.rev : last.rev + 1) : this.revBase + 1;
+    this.lastSent.set(d.id, { key, rev });
+    this.deliver(d, leaf, { ...view, rev, ...(o.re ? { re: o.re } : {}) }, true);
   }
 
   /** Hands a message to the device's link, if its model takes that message. */

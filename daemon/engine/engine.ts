@@ -187,14 +187,15 @@ export class Engine {
    */
   indexesAgree(): boolean {
     const fresh = new Engine(this.config, this.state);
-    const ids = (m: Map<string, Iterable<Ticket>>) =>
+    // Waiting lists are in call order (compared as they are); tickets sharing a number in any order.
+    const ids = (m: Map<string, Iterable<Ticket>>, sorted = false) =>
       [...m]
-        .map(([k, v]) => [k, [...v].map((t) => t.id).join(',')] as const)
+        .map(([k, v]) => [k, (sorted ? [...v].map((t) => t.id).sort() : [...v].map((t) => t.id)).join(',')] as const)
         .filter(([, v]) => v.length > 0)
         .map(([k, v]) => `${k}:${v}`)
         .sort();
     const waiting = (e: Engine) => new Map([...e.waitingBy].map(([k, w]) => [k, [...w.prio, ...w.normal]]));
-    const flat = (e: Engine) => JSON.stringify([ids(waiting(e)), ids(e.byNumber), [...e.activeNumbers].sort()]);
+    const flat = (e: Engine) => JSON.stringify([ids(waiting(e)), ids(e.byNumber, true), [...e.activeNumbers].sort()]);
     return flat(fresh) === flat(this);
   }
 
@@ -528,6 +529,7 @@ export class Engine {
         if (!/^[A-Za-z0-9-]{1,24}$/.test(inquiry)) throw new EngineError('invalid_command', 'an inquiry number is 1–24 letters, digits or "-"');
         const events = this.prepareToCall(cmd.window, now);
         const existing = Object.values(this.state.tickets).find((t) => t.inquiry === inquiry && (t.status === 'waiting' || t.status === 'parked'));
+        if (!existing && this.activeNumbers.has(inquiry)) throw new EngineError('invalid_command', `"${inquiry}" is the number of a ticket in use: call it with "call", or give the inquiry number`);
         if (existing) {
           events.push(this.callEvent(existing, cmd.window, 'inquiry', now));
           return ok(events, existing.id);
@@ -600,6 +602,7 @@ export class Engine {
         const today = Object.values(this.state.tickets)
           .filter((x) => x.inquiry === inquiry && ACTIVE.has(x.status))
           .sort((a, b) => b.issuedAt - a.issuedAt)[0];
+        if (!today && this.activeNumbers.has(inquiry)) throw new EngineError('invalid_command', `"${inquiry}" is the number of a ticket in use: an inquiry number must differ from ticket numbers`);
         if (today) {
           // Already waiting there (the backend said "ready" twice): nothing to do.
           if (today.status === 'waiting' && today.service === s.id) return ok([], today.id);

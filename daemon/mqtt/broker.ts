@@ -112,6 +112,7 @@ export class Broker implements HubModule, Transport {
   readonly type = 'mqtt' as const;
   aedes?: Aedes;
   private listener?: LinkListener;
+  private readonly links: HubContext['links'];
   private readonly config: CenterConfig;
   private readonly log: Logger;
   private servers: Server[] = [];
@@ -143,7 +144,7 @@ export class Broker implements HubModule, Transport {
     this.users = new Map(ctx.config.hub.users.map((u) => [u.name, { name: u.name, role: u.role }]));
     for (const [id, s] of ctx.secrets) this.secretDigests.set(id, digest(s));
     this.failures = new LoginFailures(this.log);
-    ctx.links.register(this);
+    this.links = ctx.links;
   }
 
   // ------------------------------------------------------------ the device link
@@ -168,6 +169,7 @@ export class Broker implements HubModule, Transport {
   }
 
   async start(): Promise<void> {
+    this.links.register(this);
     const http = this.opts.http;
     const m = this.config.hub.mqtt;
     const aedes = await Aedes.createBroker({
@@ -460,6 +462,8 @@ export class Broker implements HubModule, Transport {
     // SUBSCRIBEs count against the same rate as publishes: a flood of them is refused, not logged line by line.
     if (!this.buckets.get(c.id)?.take()) {
       this.noisy('warn', `sub-rate/${c.id}`, { client: c.id }, 'subscriptions over the message rate: refused');
+      // Tell a device why (a SUBACK 0x80 alone reads like an ACL refusal); once a second at most.
+      if (p?.kind === 'device') this.sendError(p.device.id, undefined, 'rate_limited', `subscription to ${t.slice(0, 64)} refused: over ${this.config.hub.mqtt.messagesPerSecond} messages a second; subscribe again in a moment`);
       return cb(null, null);
     }
     let ok = false;

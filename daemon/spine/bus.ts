@@ -146,7 +146,7 @@ export class Bus<Events extends { [K in keyof Events]: unknown }> {
     entry.failed++;
     entry.lastError = e instanceof Error ? e.message : String(e);
     entry.lastFailureAt = performance.now();
-    const t = this.failLog.pass(entry.owner);
+    const t = this.failLog.pass(`${entry.owner}/${entry.event}`);
     if (t.ok)
       this.opts.log.error(
         { mod: 'bus', listener: entry.owner, event: entry.event, failures: entry.failed, since: t.held, err: e },
