@@ -1152,3 +1152,14 @@ describe('your turn is near (queue.nearAhead)', () => {
     expect(near.ref).toBeUndefined();
   });
 });
+
+describe('inquiry numbers never pose as ticket numbers', () => {
+  it('refuses to call or queue an inquiry number that is the number of a ticket in use', () => {
+    const h = new Hub();
+    h.issue('intake', T('08:00'));
+    h.refuses({ type: 'callInquiry', window: 7, inquiry: 'A001' }, T('08:05'), 'invalid_command');
+    h.refuses({ type: 'enqueueInquiry', service: 'delivery', inquiry: 'A001' }, T('08:05'), 'invalid_command');
+    // A real inquiry number is fine, and so is the number of a finished ticket.
+    expect(h.ok({ type: 'enqueueInquiry', service: 'delivery', inquiry: '2026-88412' }, T('08:06')).events.map((e) => e.type)).toEqual(['ticket.issued']);
+  });
+});
