@@ -21,6 +21,7 @@ import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
 import type { Store } from '../store/store.js';
+import { backlog, Pump } from './cursor.js';
 import { runBackendCommand } from './inbound.js';
 
 export const BRIDGE_CURSOR = 'mqtt-bridge';
@@ -33,9 +34,8 @@ export class MqttBridge implements HubModule {
   private readonly log: Logger;
   private readonly prefix: string;
   private client?: MqttClient;
-  private running = false;
+  private readonly pump: Pump;
   private stopping = false;
-  private timer?: NodeJS.Timeout;
   private delivered = 0;
   private commands = 0;
   private lastError?: string;
@@ -47,6 +47,8 @@ export class MqttBridge implements HubModule {
     this.store = ctx.core.store;
     this.log = ctx.log.child({ mod: 'mqtt-bridge' });
     this.prefix = this.cfg.prefix ?? `qhub/centers/${ctx.config.center.id}`;
+    // Pending only while connected: a reconnect wakes it.
+    this.pump = new Pump(() => this.pass(), () => !!this.client?.connected && this.store.isOpen && this.store.lastSeq > this.store.cursor(BRIDGE_CURSOR), 20);
   }
 
   start(): void {
@@ -76,7 +78,7 @@ export class MqttBridge implements HubModule {
       this.log.info({ url: this.cfg.url, prefix: this.prefix }, 'connected to the upstream broker');
       client.publish(`${this.prefix}/status`, status('online'), { qos: 1, retain: true });
       client.subscribe(`${this.prefix}/commands`, { qos: 1 });
-      this.wake(0);
+      this.pump.wake(0);
     });
     client.on('message', (topic, payload) => {
       if (topic !== `${this.prefix}/commands`) return;
@@ -89,7 +91,7 @@ export class MqttBridge implements HubModule {
     client.on('close', () => {
       if (!this.stopping && this.errLog.pass('close').ok) this.log.warn({ url: this.cfg.url }, 'upstream broker connection closed: events are kept and sent after reconnecting');
     });
-    this.unsubscribe = this.ctx.bus.on('committed', this.name, () => this.wake(20));
+    this.unsubscribe = this.ctx.bus.on('committed', this.name, () => this.pump.wake());
   }
 
   private failed(e: Error): void {
@@ -97,54 +99,39 @@ export class MqttBridge implements HubModule {
     if (this.errLog.pass(e.message).ok) this.log.warn({ err: e.message, url: this.cfg.url }, 'upstream broker: error; retrying');
   }
 
-  private wake(delay: number): void {
-    if (this.stopping || this.running || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.pump();
-    }, delay);
-    this.timer.unref();
-  }
-
-  private async pump(): Promise<void> {
+  /** One pass: sends batches while connected; undefined when drained or disconnected (a reconnect wakes it). */
+  private async pass(): Promise<number | undefined> {
     const client = this.client;
-    if (!client || this.running || this.stopping) return;
-    this.running = true;
+    if (!client) return undefined;
     try {
       const center = this.ctx.config.center.id;
       while (client.connected && !this.stopping && this.store.isOpen) {
         const events = this.store.readAfter(this.store.cursor(BRIDGE_CURSOR), this.cfg.batch);
-        if (!events.length) return;
+        if (!events.length) return undefined;
         // QoS 1 on one connection keeps the order; the cursor moves when every PUBACK of the batch came.
         await Promise.all(events.map((e) => client.publishAsync(`${this.prefix}/events`, JSON.stringify({ key: `${center}:${e.seq}`, ...e }), { qos: 1 })));
-        if (!this.store.isOpen) return;
+        if (!this.store.isOpen) return undefined;
         this.store.setCursor(BRIDGE_CURSOR, events[events.length - 1]!.seq);
         this.delivered += events.length;
       }
     } catch (e) {
       this.failed(e as Error); // the connection went away mid-batch: the batch is sent again after reconnecting
-    } finally {
-      this.running = false;
-      if (!this.stopping && client.connected && this.store.isOpen && this.store.lastSeq > this.store.cursor(BRIDGE_CURSOR)) this.wake(20);
     }
+    return undefined;
   }
 
   health(): ModuleHealth {
-    const cursor = this.store.isOpen ? this.store.cursor(BRIDGE_CURSOR) : 0;
-    const backlog = this.store.lastSeq - cursor;
-    const oldest = backlog > 0 ? this.store.readAfter(cursor, 1)[0] : undefined;
-    const oldestMin = oldest ? Math.round((Date.now() - oldest.at) / 6000) / 10 : 0;
-    const alert = this.ctx.config.forward.alert;
+    const b = backlog(this.store, BRIDGE_CURSOR, this.ctx.config.forward.alert);
     return {
-      ok: backlog <= alert.backlog && oldestMin <= alert.oldestMinutes,
-      summary: { bridge: { connected: !!this.client?.connected, backlog, oldestMinutes: oldestMin } },
-      detail: { url: this.cfg.url, prefix: this.prefix, cursor, delivered: this.delivered, commands: this.commands, ...(this.lastError ? { lastError: this.lastError } : {}) },
+      ok: b.ok,
+      summary: { bridge: { connected: !!this.client?.connected, backlog: b.backlog, oldestMinutes: b.oldestMinutes } },
+      detail: { url: this.cfg.url, prefix: this.prefix, cursor: b.cursor, delivered: this.delivered, commands: this.commands, ...(this.lastError ? { lastError: this.lastError } : {}) },
     };
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.timer);
+    this.pump.stop();
     this.unsubscribe?.();
     const client = this.client;
     if (!client) return;

@@ -27,6 +27,7 @@ import type { Store } from '../store/store.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
+import { backlog, Pump } from './cursor.js';
 
 export const CURSOR = 'webhook';
 
@@ -43,8 +44,7 @@ export class WebhookForwarder implements HubModule {
   private readonly log: Logger;
   private secret = '';
   private ca?: Buffer;
-  private timer?: NodeJS.Timeout;
-  private running = false;
+  private readonly pump: Pump;
   private stopping = false;
   private failures = 0;
   private lastError?: string;
@@ -57,6 +57,7 @@ export class WebhookForwarder implements HubModule {
     this.cfg = ctx.config.forward.webhook!;
     this.store = ctx.core.store;
     this.log = ctx.log.child({ mod: 'forwarder' });
+    this.pump = new Pump(() => this.pass(), () => this.store.isOpen && this.store.lastSeq > this.store.cursor(CURSOR), this.cfg.lingerMs);
   }
 
   start(): void {
@@ -64,58 +65,37 @@ export class WebhookForwarder implements HubModule {
     if (!secret) throw new Error('forward.webhook.secret is not set (see the config warnings): events are kept and sent once it is');
     this.secret = secret;
     if (this.cfg.ca) this.ca = readFileSync(this.cfg.ca);
-    this.unsubscribe = this.ctx.bus.on('committed', this.name, () => this.wake(this.cfg.lingerMs));
-    this.wake(0);
+    this.unsubscribe = this.ctx.bus.on('committed', this.name, () => this.pump.wake());
+    this.pump.wake(0);
   }
 
   stop(): void {
     this.stopping = true;
-    clearTimeout(this.timer);
+    this.pump.stop();
     this.unsubscribe?.();
   }
 
-  /** Sends soon (after `delay`), unless a send is running or a retry is already scheduled. */
-  private wake(delay: number): void {
-    if (this.stopping || this.running || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.pump();
-    }, delay);
-    this.timer.unref();
-  }
-
-  /** Sends batches until the log is drained or a batch fails. */
-  private async pump(): Promise<void> {
-    if (this.running || this.stopping) return;
-    this.running = true;
-    let retryIn: number | undefined;
-    try {
-      for (;;) {
-        if (this.stopping || !this.store.isOpen) return;
-        const cursor = this.store.cursor(CURSOR);
-        const events = this.store.readAfter(cursor, this.cfg.batch);
-        if (!events.length) return;
-        const center = this.ctx.config.center.id;
-        const body = JSON.stringify({ hub: center, events: events.map((e) => ({ key: `${center}:${e.seq}`, ...e })) });
-        try {
-          await this.post(body);
-        } catch (e) {
-          retryIn = this.failed(e as Error, events[0]!.seq);
-          return;
-        }
-        if (this.stopping || !this.store.isOpen) return;
-        this.store.setCursor(CURSOR, events[events.length - 1]!.seq);
-        this.delivered += events.length;
-        this.lastSentAt = Date.now();
-        if (this.failures) this.log.info({ after: this.failures, seq: events[events.length - 1]!.seq }, 'backend reachable again: forwarding resumed');
-        this.failures = 0;
-        this.lastError = undefined;
+  /** One pass: sends batches until the log is drained (undefined) or a batch fails (the delay to retry after). */
+  private async pass(): Promise<number | undefined> {
+    for (;;) {
+      if (this.stopping || !this.store.isOpen) return undefined;
+      const cursor = this.store.cursor(CURSOR);
+      const events = this.store.readAfter(cursor, this.cfg.batch);
+      if (!events.length) return undefined;
+      const center = this.ctx.config.center.id;
+      const body = JSON.stringify({ hub: center, events: events.map((e) => ({ key: `${center}:${e.seq}`, ...e })) });
+      try {
+        await this.post(body);
+      } catch (e) {
+        return this.failed(e as Error, events[0]!.seq);
       }
-    } finally {
-      this.running = false;
-      // A retry after a failure; or events committed while the last batch was on its way.
-      if (retryIn !== undefined) this.wake(retryIn);
-      else if (!this.stopping && this.store.isOpen && this.store.lastSeq > this.store.cursor(CURSOR)) this.wake(this.cfg.lingerMs);
+      if (this.stopping || !this.store.isOpen) return undefined;
+      this.store.setCursor(CURSOR, events[events.length - 1]!.seq);
+      this.delivered += events.length;
+      this.lastSentAt = Date.now();
+      if (this.failures) this.log.info({ after: this.failures, seq: events[events.length - 1]!.seq }, 'backend reachable again: forwarding resumed');
+      this.failures = 0;
+      this.lastError = undefined;
     }
   }
 
@@ -166,15 +146,11 @@ export class WebhookForwarder implements HubModule {
   }
 
   health(): ModuleHealth {
-    const cursor = this.store.isOpen ? this.store.cursor(CURSOR) : 0;
-    const backlog = this.store.lastSeq - cursor;
-    const oldest = backlog > 0 ? this.store.readAfter(cursor, 1)[0] : undefined;
-    const oldestMin = oldest ? Math.round((Date.now() - oldest.at) / 6000) / 10 : 0;
-    const alert = this.ctx.config.forward.alert;
+    const b = backlog(this.store, CURSOR, this.ctx.config.forward.alert);
     return {
-      ok: backlog <= alert.backlog && oldestMin <= alert.oldestMinutes,
-      summary: { forward: { backlog, oldestMinutes: oldestMin } },
-      detail: { cursor, delivered: this.delivered, failures: this.failures, ...(this.lastError ? { lastError: this.lastError } : {}), ...(this.lastSentAt ? { lastSentAt: new Date(this.lastSentAt).toISOString() } : {}) },
+      ok: b.ok,
+      summary: { forward: { backlog: b.backlog, oldestMinutes: b.oldestMinutes } },
+      detail: { cursor: b.cursor, delivered: this.delivered, failures: this.failures, ...(this.lastError ? { lastError: this.lastError } : {}), ...(this.lastSentAt ? { lastSentAt: new Date(this.lastSentAt).toISOString() } : {}) },
     };
   }
 }
