@@ -127,7 +127,8 @@ export class Broker implements HubModule, Transport {
   /** Repeated lines (one client's refusals, one address's violations) at most once per interval, with a count. */
   private readonly quiet = new Throttle(10_000);
   private readonly doorQuiet = new Throttle(60_000);
-  private readonly lastErrorAt = new Map<string, number>();
+  /** Errors without `re`: once a second per device and code, on the monotonic clock. */
+  private readonly errorQuiet = new Throttle(1000);
   private readonly failures: LoginFailures;
   private readonly secretDigests = new Map<string, Buffer>();
   readonly online = new Map<string, { since: number; model?: string; fw?: string }>();
@@ -330,12 +331,7 @@ export class Broker implements HubModule, Transport {
 
   /** Replies on the device's error topic, at most once a second per device and code. */
   sendError(deviceId: string, re: string | undefined, code: ProtocolErrorCode, message?: string): void {
-    const key = `${deviceId}/${code}`;
-    const now = Date.now();
-    if (re === undefined) {
-      if (now - (this.lastErrorAt.get(key) ?? 0) < 1000) return;
-      this.lastErrorAt.set(key, now);
-    }
+    if (re === undefined && !this.errorQuiet.pass(`${deviceId}/${code}`).ok) return;
     this.publish(devTopic(deviceId, 'error'), { v: PROTOCOL_VERSION, ...(re !== undefined ? { re } : {}), code, message: message ?? ALL_ERRORS[code] });
   }
 
@@ -363,7 +359,7 @@ export class Broker implements HubModule, Transport {
     const m = this.config.hub.mqtt;
     if (!this.buckets.get(c.id)?.take()) {
       this.sendError(d.id, undefined, 'rate_limited', `more than ${m.messagesPerSecond} messages a second: slow down`);
-      this.rateLog(d.id);
+      this.noisy('warn', `rate/${d.id}`, { device: d.id }, 'device over its message rate: messages dropped');
       // Answer late: Aedes reads no more from this client until its packets are handled,
       // so TCP flow control slows the sender itself and the hub spends nothing on its backlog.
       return drop(1000);
@@ -448,13 +444,6 @@ export class Broker implements HubModule, Transport {
     return this.publish(HUB_STATUS, { v: PROTOCOL_VERSION, state, center: this.config.center.id, at: new Date(now).toISOString(), date: local.date, time: hhmm, tz }, { retain: true });
   }
 
-  private readonly rateLogged = new Map<string, number>();
-  private rateLog(id: string): void {
-    const now = Date.now();
-    if (now - (this.rateLogged.get(id) ?? 0) < 10_000) return;
-    this.rateLogged.set(id, now);
-    this.log.warn({ device: id }, 'device over its message rate: messages dropped');
-  }
 
   private authorizeSubscribe(c: QClient, sub: Subscription, cb: (err: Error | null, sub: Subscription | null) => void): void {
     const p = c.qhub;
