@@ -131,7 +131,6 @@ export class Broker implements HubModule, Transport {
   private readonly errorQuiet = new Throttle(1000);
   private readonly failures: LoginFailures;
   private readonly secretDigests = new Map<string, Buffer>();
-  readonly online = new Map<string, { since: number; model?: string; fw?: string }>();
   ports: { mqtt?: number; tls?: number } = {};
   closing = false;
 
@@ -196,7 +195,6 @@ export class Broker implements HubModule, Transport {
       // A newer connection with the same id may already have replaced this one.
       const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
       if (clients[c.id] && clients[c.id] !== c) return;
-      this.online.delete(p.device.id);
       this.noisy('info', `disconnected/${p.device.id}`, { device: p.device.id }, 'device disconnected');
       if (!this.closing) this.publish(devTopic(p.device.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
       this.listener?.offline(p.device);
@@ -389,13 +387,13 @@ export class Broker implements HubModule, Transport {
       packet.retain = true;
       cb(null);
       if (status.state === 'online') {
-        this.online.set(d.id, { since: Date.now(), ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}) });
         this.noisy('info', `online/${d.id}`, { device: d.id, model: status.model, fw: status.fw }, 'device online');
         if (status.model && d.model !== 'generic' && status.model !== d.model)
           this.noisy('warn', `model/${d.id}`, { device: d.id, reports: status.model, configured: d.model }, `device reports model ${status.model} but is configured as ${d.model}: it is served as ${d.model}; correct the config or the device`);
         this.listener?.online(d, { ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}) });
-      } else if (this.online.delete(d.id)) {
-        this.log.info({ device: d.id }, 'device says it goes offline');
+      } else {
+        // Who is online is the device hub's to know (it ignores an offline it already had).
+        this.noisy('info', `says-offline/${d.id}`, { device: d.id }, 'device says it goes offline');
         this.listener?.offline(d);
       }
       return;
