@@ -1,0 +1,50 @@
+/**
+ * A pseudo-terminal pair from socat: `hub` is the end the hub opens as its
+ * serial port, `device` the end an emulator opens. Killing socat is
+ * unplugging the cable (both links vanish, the hub's read fails); `plug()`
+ * brings a new pair up under the same names.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export class PtyPair {
+  readonly hub: string;
+  readonly device: string;
+  private proc?: ChildProcess;
+
+  constructor(dir = mkdtempSync(join(tmpdir(), 'qhub-pty-')), name = 'line') {
+    this.hub = join(dir, `${name}-hub`);
+    this.device = join(dir, `${name}-dev`);
+  }
+
+  /** Starts socat and waits until both ends exist. */
+  async plug(): Promise<this> {
+    if (this.proc) return this;
+    const p = spawn('socat', [`pty,raw,echo=0,link=${this.hub}`, `pty,raw,echo=0,link=${this.device}`], { stdio: 'ignore' });
+    this.proc = p;
+    p.on('exit', () => {
+      if (this.proc === p) this.proc = undefined;
+    });
+    const t0 = Date.now();
+    while (!(existsSync(this.hub) && existsSync(this.device))) {
+      if (Date.now() - t0 > 5000) throw new Error(`socat did not create ${this.hub} within 5 s (is socat installed?)`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this;
+  }
+
+  /** Kills socat: the cable is pulled. Resolves once the links are gone. */
+  async unplug(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    this.proc = undefined;
+    await new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGTERM');
+    });
+    const t0 = Date.now();
+    while ((existsSync(this.hub) || existsSync(this.device)) && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 20));
+  }
+}
