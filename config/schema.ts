@@ -7,7 +7,7 @@
  * `qhub check-config` prints it after `FILE:LINE: key.path:`.
  */
 import { z } from 'zod';
-import { findModel } from '../devices/index.js';
+import { findModel, MODELS } from '../devices/index.js';
 
 export const CONFIG_VERSION = 1;
 
@@ -143,24 +143,50 @@ export const Window = z.strictObject({
 
 export const DEVICE_KINDS = ['dispenser', 'keypad', 'board', 'display', 'speaker'] as const;
 
+const devicePath = z.string().min(1, { error: 'must be a device path, preferably /dev/serial/by-id/... (the same adapter after a replug or reboot)' });
+/** Data bits, parity (N, E, O, M, S) and stop bits, as printed on the device: 8N1. */
+const framing = z
+  .string()
+  .regex(/^[5-8][NEOMS](1|1\.5|2)$/, { error: 'must be data bits, parity and stop bits like 8N1, 7E1 or 8N2' })
+  .default('8N1');
+const pin = z.number().int().min(0).max(127);
+
 export const Transport = z.discriminatedUnion(
   'type',
   [
     z.strictObject({ type: z.literal('mqtt') }),
     z.strictObject({
       type: z.literal('serial'),
-      path: z.string().min(1, { error: 'must be a device path, preferably /dev/serial/by-id/...' }),
+      path: devicePath,
       baud: z.number().int().positive().default(9600),
-      address: z.number().int().min(0).max(247).optional(),
+      framing,
+      /** A bus address (Modbus slave id) when several devices share one line. */
+      address: z.number().int().min(1).max(247).optional(),
     }),
     z.strictObject({
-      type: z.literal('gpio'),
-      /** Button name → pin (Firmata/BCM numbering, per the device model). */
-      pins: z.record(z.string(), z.number().int().min(0).max(63)),
-      port: z.string().optional(),
+      type: z.literal('firmata'),
+      /** The Arduino running StandardFirmata. */
+      path: devicePath,
+      baud: z.number().int().positive().default(57600),
+      /** One pin per button, in button order (the order of the bound services); pressed = pulled to ground. */
+      buttons: z.array(pin).min(1, { error: 'must list at least one button pin' }),
+      led: pin.optional(),
+      buzzer: pin.optional(),
+      /** How long a button must read the same before a press or release counts. */
+      debounceMs: z.number().int().min(5).max(500).default(30),
+      /** The ticket printer (ESC/POS) on its own serial line. */
+      printer: z
+        .strictObject({
+          path: devicePath,
+          baud: z.number().int().positive().default(9600),
+          framing,
+          /** 80 mm paper: 576 dots; 58 mm: 384. */
+          widthDots: z.union([z.literal(576), z.literal(384)]).default(576),
+        })
+        .optional(),
     }),
   ],
-  { error: 'must be {type: mqtt}, {type: serial, path: ...} or {type: gpio, pins: ...}' },
+  { error: 'must be {type: mqtt}, {type: serial, path: ...} or {type: firmata, path: ..., buttons: [...]}' },
 );
 
 export const Secret = z.union(
@@ -364,6 +390,7 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
   for (const [did, idx] of duplicates(devices.map((d) => d.id)))
     for (const i of idx.slice(1)) issue(['devices', i, 'id'], `"${did}" is used by two devices: give each device its own id`);
   const userNames = new Set(users.map((u) => u.name));
+  const lines = new Map<string, { id: string; bus: string | undefined; addresses: Map<number, string> }>();
   devices.forEach((d, i) => {
     if (typeof d.id !== 'string') return;
     if (userNames.has(d.id)) issue(['devices', i, 'id'], `"${d.id}" is also a hub user name: device ids and user names must differ`);
@@ -392,17 +419,44 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
         if (!m.transports.includes(type))
           issue(
             d.transport ? ['devices', i, 'transport', 'type'] : ['devices', i],
-            `model "${m.model}" is reached over ${m.transports.join(' or ')}, not ${type}: no link in this qhub drives a ${d.kind} of this model over ${type}; use transport: {type: ${m.transports[0]}} or a model wired that way`,
+            `model "${m.model}" is reached over ${m.transports.join(' or ')}, not ${type}: no link in this qhub drives a ${d.kind} of this model over ${type}; use transport: {type: ${m.transports[0]}}${wiredAs(d.kind as DeviceKind, type)}`,
           );
         const bound = Array.isArray(b.services) ? b.services.length : 0;
         if (m.buttons !== undefined && bound > m.buttons)
           issue(['devices', i, 'bind', 'services'], `model "${m.model}" has ${m.buttons} buttons but ${bound} services are bound: bind at most ${m.buttons}, in button order`);
+        const pins = type === 'firmata' && Array.isArray(d.transport.buttons) ? d.transport.buttons.length : undefined;
+        if (pins !== undefined && bound > pins)
+          issue(['devices', i, 'transport', 'buttons'], `${pins} button pins for ${bound} bound services: give one pin per service, in the order of bind.services`);
+        if (m.needs?.includes('printer') && type === 'firmata' && !d.transport.printer)
+          issue(['devices', i, 'transport'], `model "${m.model}" prints tickets: add printer: {path: /dev/serial/by-id/...} to its transport`);
       }
     }
+    // A serial line is one device's, unless every device on it is a bus device (RS-485 Modbus) with its own address.
+    const t: Loose = d.transport && typeof d.transport === 'object' ? d.transport : {};
+    const model = typeof d.kind === 'string' && (DEVICE_KINDS as readonly string[]).includes(d.kind) ? findModel(d.kind as DeviceKind, typeof d.model === 'string' ? d.model : 'generic') : undefined;
+    const bus = model?.ok ? model.def.bus : undefined;
+    const claim = (path: unknown, at: (string | number)[]) => {
+      if (typeof path !== 'string') return;
+      const other = lines.get(path);
+      const address = t.type === 'serial' && typeof t.address === 'number' ? t.address : 1;
+      if (!other) return void lines.set(path, { id: String(d.id), bus, addresses: new Map([[address, String(d.id)]]) });
+      if (!bus || other.bus !== bus) return issue(at, `${path} is already the line of device "${other.id}": a serial line belongs to one device, unless all devices on it share an RS-485 bus (give each an address)`);
+      const taken = other.addresses.get(address);
+      if (taken) return issue([...at.slice(0, -1), 'address'], `address ${address} on ${path} is already device "${taken}": give each display on a bus its own address`);
+      other.addresses.set(address, String(d.id));
+    };
+    if (t.type === 'serial' || t.type === 'firmata') claim(t.path, ['devices', i, 'transport', 'path']);
+    if (t.type === 'firmata' && t.printer && typeof t.printer === 'object') claim(t.printer.path, ['devices', i, 'transport', 'printer', 'path']);
     const mqtt = !d.transport || d.transport.type === 'mqtt';
     if (d.secret === undefined && cfg.secrets === undefined && mqtt)
       issue(['devices', i], `has no secret: add secret: ..., or a top-level secrets: file that lists "${d.id}"`);
   });
+}
+
+/** The models of a kind that a transport carries, as a suggestion. */
+function wiredAs(kind: DeviceKind, type: string): string {
+  const models = [...MODELS.values()].filter((m) => m.kind === kind && (m.transports as readonly string[]).includes(type)).map((m) => m.model);
+  return models.length ? `, or a ${kind} model reached over ${type}: ${models.join(', ')}` : ', or a model wired that way';
 }
 
 /** The config after defaults, as the rest of qhub sees it. */

@@ -4,6 +4,7 @@
  *   qhub check-config [FILE]
  *   qhub start [--config FILE] [--data DIR] [--pretty]
  *   qhub sim   [--config FILE] [--data DIR] [--rate N] [--duration S]
+ *   qhub print-test [--config FILE] [--out DIR] [--width 576|384]
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -14,6 +15,7 @@ const USAGE = `usage:
   qhub check-config [FILE]                      check a center's config file (default: the example center)
   qhub start [--config FILE] [--data DIR]       run the hub
   qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
+  qhub print-test [--out DIR] [--width 576|384] write a sample ticket of the center as ticket.png and ticket.bin (the printer's exact bytes)
 options:
   --config FILE   the center's YAML file (default: $QHUB_CONFIG, else the bundled example center)
   --data DIR      where the event store lives (default: $QHUB_DATA, else hub.dataDir, else ./data; ./data-sim for sim)
@@ -34,6 +36,30 @@ function checkConfig(args: string[]): number {
     return 1;
   }
   console.log(`${file}: OK — ${summary(loaded.config)}`);
+  return 0;
+}
+
+/** A sample ticket of this center (its name, its first service), as PNG and as the exact printer bytes. */
+async function printTest(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, out: { type: 'string' }, width: { type: 'string' } }, strict: true });
+  const width = Number(values.width ?? 576);
+  if (width !== 576 && width !== 384) {
+    console.error('--width: 576 (80 mm paper) or 384 (58 mm paper)');
+    return 1;
+  }
+  const file = configPath(values.config);
+  const { loaded, problems } = checkCenterFile(file);
+  if (!loaded) {
+    for (const p of problems) console.error(formatProblem(p));
+    return 1;
+  }
+  const { SAMPLE_TICKET, writePrintTest } = await import('../devices/render/print-test.js');
+  const c = loaded.config;
+  const s = c.services[0];
+  const view = { ...SAMPLE_TICKET, center: c.center.name, ...(s ? { service: s.id, name: s.name, t: `${s.prefix}042` } : {}) };
+  const out = resolve(values.out ?? 'print-test');
+  const paths = writePrintTest(out, view, { widthDots: width });
+  console.log(`${paths.png}: the ticket as printed, dot for dot (${width} dots wide)\n${paths.bin}: the printer's bytes; to print by hand: cat ${paths.bin} > /dev/serial/by-id/<printer>`);
   return 0;
 }
 
@@ -70,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
         simulate: cmd === 'sim' ? { rate: Number(values.rate ?? 4), duration: values.duration ? Number(values.duration) : undefined } : undefined,
       });
     }
+    case 'print-test':
+      return printTest(rest);
     case undefined:
     case 'help':
     case '--help':

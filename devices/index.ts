@@ -10,11 +10,30 @@ import { qhubDispenser5 } from './qhub-dispenser-5.js';
 import { qhubKeypad } from './qhub-keypad.js';
 import { qhubSpeaker } from './qhub-speaker.js';
 import { qhubWindowDisplay } from './qhub-window-display.js';
+import { dfplayerSpeaker } from './dfplayer-speaker.js';
+import { led485Display } from './led485-display.js';
+import { lineKeypad } from './line-keypad.js';
+import { lineBoard, lineWindowDisplay } from './line-display.js';
+import { wiredDispenser } from './wired-dispenser.js';
 
 export type { InLeaf, ModelDefinition, OutLeaf, TransportType } from './model.js';
 export { GENERIC } from './model.js';
 
-const list: ModelDefinition[] = [qhubDispenser5, qhubKeypad, qhubWindowDisplay, qhubBoard4, qhubBoard8, qhubSpeaker];
+const list: ModelDefinition[] = [
+  qhubDispenser5,
+  qhubKeypad,
+  qhubWindowDisplay,
+  qhubBoard4,
+  qhubBoard8,
+  qhubSpeaker,
+  // Wired to the Pi (daemon/wired/):
+  wiredDispenser,
+  lineKeypad,
+  lineWindowDisplay,
+  lineBoard,
+  led485Display,
+  dfplayerSpeaker,
+];
 
 export const MODELS: ReadonlyMap<string, ModelDefinition> = new Map(list.map((m) => [m.model, m]));
 

@@ -2,10 +2,13 @@
  * What a device model definition says. A definition is data: the daemon
  * reads it to decide what to send a device and what to accept from it, and
  * `qhub check-config` reads it to refuse a device the hub could not drive.
- * Wired models (next issue) add a codec: how hub messages become bytes and
- * bytes become requests.
+ * Wired models add `wired`: how hub messages become bytes and bytes become
+ * requests, over the drivers the wired transport opens for them.
  */
+import type { Logger } from 'pino';
 import type { DeviceConfig, DeviceKind } from '../config/schema.js';
+import type { ModbusBus } from '../drivers/modbus.js';
+import type { SerialLine } from '../drivers/serial/line.js';
 
 export type TransportType = DeviceConfig['transport']['type'];
 /** Messages the hub sends a device. */
@@ -29,6 +32,57 @@ export interface ModelDefinition {
   buttons?: number;
   /** Speakers: languages it can play, in the order they are announced. */
   languages?: readonly ('ar' | 'en')[];
+  /** Wired parts the transport config must name (check-config refuses a device without them). */
+  needs?: readonly 'printer'[];
+  /** Devices of a bus protocol may share one serial line, each at its own address. */
+  bus?: 'modbus';
+  /** Wired models: the codec between hub messages and the device's bytes. */
+  wired?: WiredCodec;
+}
+
+/** What a wired device reports about itself: presence, and faults a person must fix (no paper...). */
+export interface WiredCondition {
+  model?: string;
+  fw?: string;
+  /** Short codes, e.g. `paper_out`, `paper_low`, `printer_absent`; empty when all is well. */
+  faults?: string[];
+}
+
+/**
+ * What the wired transport gives a model's codec: the device's drivers
+ * (opened, shared and reconnected by the transport) and the way to the
+ * device hub. Requests and replies are the same bodies MQTT devices use
+ * (docs/PROTOCOL.md), so the device hub cannot tell the transports apart.
+ */
+export interface WiredIo {
+  readonly device: DeviceConfig;
+  readonly log: Logger;
+  /** The device's serial line (transport `serial`: its path; `firmata`: the board's). */
+  line(): SerialLine;
+  /** Another line of the device (a wired dispenser's printer). */
+  lineAt(spec: { path: string; baud: number; framing: string }): SerialLine;
+  /** The Modbus master of the device's line, shared by every device on that bus. */
+  modbus(): ModbusBus;
+  /** A request to the hub, as a device would publish it; settles once answered (the answer comes through `send`). */
+  request(leaf: InLeaf, body: Record<string, unknown>): Promise<void>;
+  /** The device is there (again), or its condition changed. */
+  online(c?: WiredCondition): void;
+  offline(): void;
+  /** Asks the hub for the device's current state (sent through `send`). */
+  wantsState(): void;
+}
+
+/** One wired device, opened by its model's codec. */
+export interface WiredDevice {
+  /** A message from the hub; never throws (a device that cannot take it reports itself offline). */
+  send(leaf: OutLeaf, body: Record<string, unknown>): void;
+  stop(): Promise<void>;
+  /** Figures for /health (counters, last error). */
+  health?(): Record<string, unknown>;
+}
+
+export interface WiredCodec {
+  open(io: WiredIo): WiredDevice;
 }
 
 /** `generic` is every kind's model for a device that speaks docs/PROTOCOL.md and says nothing more. */

@@ -336,7 +336,7 @@ describe('qhub check-config: device models and the links that carry them', () =>
     );
     const file = writeCenter(text);
     const run = checkConfig(file);
-    const line = expectProblem(run, `${file}:${lineWith(text, 'type: serial')}: devices[${deviceIndex('kp-4')}].transport.type: `);
+    const line = expectProblem(run, `${file}:${lineWith(text, 'transport: {type: serial, path: /dev/ttyUSB0}')}: devices[${deviceIndex('kp-4')}].transport.type: `);
     expect(line).toContain('is reached over mqtt, not serial');
     // The daemon refuses the same file: nothing is silently sent to topics no wired device reads.
     const start = spawnSync(process.execPath, [CLI, 'start', '--config', file, '--data', join(dirname(file), 'data'), '--json'], {
@@ -358,5 +358,59 @@ describe('qhub check-config: device models and the links that carry them', () =>
     const run = checkConfig(file);
     const line = expectProblem(run, `${file}:${lineWith(text, 'complaints, intake]')}: devices[${deviceIndex('disp-2')}].bind.services: `);
     expect(line).toContain('has 5 buttons but 6 services are bound');
+  });
+
+  describe('wired devices', () => {
+    const speakerEnd = '  - id: speaker-1\n    kind: speaker\n    model: qhub-speaker\n    bind: {zone: hall}\n';
+    const withDevices = (yaml: string) => replaceOnce(example, speakerEnd, speakerEnd + yaml);
+    const n = parsedExample.devices.length;
+
+    it('accepts two LED-485 displays on one RS-485 bus at their own addresses, and wired devices need no secret', () => {
+      const text = withDevices(
+        '  - id: led-1\n    kind: display\n    model: led485-display\n    transport: {type: serial, path: /dev/ttyUSB0, address: 1}\n    bind: {window: 1}\n' +
+          '  - id: led-2\n    kind: display\n    model: led485-display\n    transport: {type: serial, path: /dev/ttyUSB0, address: 2}\n    bind: {window: 2}\n',
+      );
+      const run = checkConfig(writeCenter(text));
+      expect(run.out).not.toContain('error');
+      expect(run.code).toBe(0);
+    });
+
+    it('refuses two displays at one address of a bus, on the second one\'s address', () => {
+      const text = withDevices(
+        '  - id: led-1\n    kind: display\n    model: led485-display\n    transport: {type: serial, path: /dev/ttyUSB0, address: 3}\n    bind: {window: 1}\n' +
+          '  - id: led-2\n    kind: display\n    model: led485-display\n    transport: {type: serial, path: /dev/ttyUSB0, address: 3}\n    bind: {window: 2}\n',
+      );
+      const file = writeCenter(text);
+      const line = expectProblem(checkConfig(file), `${file}:${linesWith(text, 'address: 3')[1]}: devices[${n + 1}].transport.address: `);
+      expect(line).toContain('address 3 on /dev/ttyUSB0 is already device "led-1"');
+    });
+
+    it('refuses a serial line shared by a keypad and a display', () => {
+      const text = withDevices(
+        '  - id: kpl\n    kind: keypad\n    model: line-keypad\n    transport: {type: serial, path: /dev/ttyUSB1}\n    bind: {window: 1}\n' +
+          '  - id: led-1\n    kind: display\n    model: led485-display\n    transport: {type: serial, path: /dev/ttyUSB1}\n    bind: {window: 1}\n',
+      );
+      const file = writeCenter(text);
+      const line = expectProblem(checkConfig(file), `${file}:${linesWith(text, 'path: /dev/ttyUSB1')[1]}: devices[${n + 1}].transport.path: `);
+      expect(line).toContain('already the line of device "kpl"');
+    });
+
+    it('refuses a wired dispenser without its printer, and with fewer button pins than services', () => {
+      const text = withDevices(
+        '  - id: dw\n    kind: dispenser\n    model: wired-dispenser\n    transport: {type: firmata, path: /dev/ttyACM0, buttons: [2]}\n    bind: {services: [intake, treasury]}\n',
+      );
+      const file = writeCenter(text);
+      const run = checkConfig(file);
+      const at = lineWith(text, 'type: firmata, path: /dev/ttyACM0');
+      expect(expectProblem(run, `${file}:${at}: devices[${n}].transport: `)).toContain('add printer: {path: /dev/serial/by-id/...}');
+      expect(expectProblem(run, `${file}:${at}: devices[${n}].transport.buttons: `)).toContain('1 button pins for 2 bound services');
+    });
+
+    it('names the models wired over serial when a model is not', () => {
+      const text = withDevices('  - id: kps\n    kind: keypad\n    model: qhub-keypad\n    transport: {type: serial, path: /dev/ttyUSB2}\n    bind: {window: 1}\n');
+      const file = writeCenter(text);
+      const line = expectProblem(checkConfig(file), `${file}:${lineWith(text, 'path: /dev/ttyUSB2')}: devices[${n}].transport.type: `);
+      expect(line).toContain('line-keypad');
+    });
   });
 });

@@ -25,6 +25,8 @@ interface Presence {
   since: number;
   model?: string;
   fw?: string;
+  /** What a person must fix (a printer out of paper); empty or absent when all is well. */
+  faults?: string[];
 }
 
 export class DeviceHub implements HubModule, LinkListener {
@@ -88,10 +90,17 @@ export class DeviceHub implements HubModule, LinkListener {
   health(): ModuleHealth {
     const list = this.devices.map((d) => {
       const o = this.presence.get(d.id);
-      return { id: d.id, kind: d.kind, transport: d.transport.type, online: !!o, ...(o ? { since: new Date(o.since).toISOString(), model: o.model, fw: o.fw } : {}) };
+      return {
+        id: d.id,
+        kind: d.kind,
+        transport: d.transport.type,
+        online: !!o,
+        ...(o ? { since: new Date(o.since).toISOString(), model: o.model, fw: o.fw, ...(o.faults?.length ? { faults: o.faults } : {}) } : {}),
+      };
     });
     const online = list.filter((d) => d.online).length;
-    return { ok: true, summary: { devices: { online, offline: list.length - online, list } } };
+    const faulty = list.filter((d) => d.faults?.length).length;
+    return { ok: true, summary: { devices: { online, offline: list.length - online, faulty, list } } };
   }
 
   private readonly loggers = new Map<string, Logger>();
@@ -103,8 +112,10 @@ export class DeviceHub implements HubModule, LinkListener {
 
   // ------------------------------------------------------------ from the links
 
-  online(d: DeviceConfig, info: { model?: string; fw?: string }): void {
-    this.presence.set(d.id, { since: Date.now(), ...info });
+  online(d: DeviceConfig, info: { model?: string; fw?: string; faults?: string[] }): void {
+    // Called again when a device's condition changes: it stays online since it first came.
+    const since = this.presence.get(d.id)?.since ?? Date.now();
+    this.presence.set(d.id, { since, ...info });
     this.ctx.bus.emit('device.online', { device: d, ...info });
   }
 

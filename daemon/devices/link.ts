@@ -1,8 +1,8 @@
 /**
  * The device link: the one interface between the device hub and a device,
- * whatever carries it. A transport (MQTT now; serial and Firmata with the
- * wired-hardware issue) gives a link per device and reports what comes from
- * its devices to one listener, the device hub. The device hub never learns
+ * whatever carries it. A transport (MQTT in daemon/mqtt/; serial lines and
+ * Firmata boards in daemon/wired/) gives a link per device and reports what
+ * comes from its devices to one listener, the device hub. The device hub never learns
  * which transport carries a device.
  */
 import type { DeviceConfig } from '../../config/schema.js';
@@ -25,14 +25,16 @@ export interface DeviceLink {
 export interface LinkListener {
   /** A request from a device, already authenticated and allowed for its kind; settles when it has been answered. */
   request(device: DeviceConfig, leaf: InLeaf, payload: Buffer): void | Promise<void>;
-  online(device: DeviceConfig, info: { model?: string; fw?: string }): void;
+  /** The device is there; called again when its condition changes (faults: e.g. `paper_out`). */
+  online(device: DeviceConfig, info: { model?: string; fw?: string; faults?: string[] }): void;
   offline(device: DeviceConfig): void;
   /** The device (re)subscribed or reconnected and needs its current state. */
   wantsState(device: DeviceConfig): void;
 }
 
 export interface Transport {
-  readonly type: TransportType;
+  /** The transport types of the config (`transport.type`) it carries. */
+  readonly types: readonly TransportType[];
   link(device: DeviceConfig): DeviceLink;
   /** The listener for this transport's devices; undefined while the device hub is not running. */
   listen(listener: LinkListener | undefined): void;
@@ -44,8 +46,10 @@ export class Links {
   private listener?: LinkListener;
 
   register(t: Transport): void {
-    if (this.transports.has(t.type)) throw new Error(`two transports for "${t.type}"`);
-    this.transports.set(t.type, t);
+    for (const type of t.types) {
+      if (this.transports.has(type)) throw new Error(`two transports for "${type}"`);
+      this.transports.set(type, t);
+    }
     t.listen(this.listener);
   }
 
@@ -65,6 +69,6 @@ export class Links {
 
   listen(listener: LinkListener | undefined): void {
     this.listener = listener;
-    for (const t of this.transports.values()) t.listen(listener);
+    for (const t of new Set(this.transports.values())) t.listen(listener);
   }
 }

@@ -34,6 +34,8 @@ export const Status = z.object({
   state: z.enum(['online', 'offline']),
   model: z.string().max(64).optional(),
   fw: z.string().max(32).optional(),
+  /** What a person must fix, e.g. `paper_out`; absent or empty when all is well. */
+  faults: z.array(z.string().min(1).max(32)).max(8).optional(),
 });
 
 /** A dispenser's press: by service id or by button number (1-based, in the order of its bound services). */

@@ -17,6 +17,8 @@ export interface Call {
   zone: string;
   recall: boolean;
   at: number;
+  /** The number called is an inquiry number (a delivery call), not a ticket of today. */
+  inquiry?: boolean;
 }
 
 const KEEP = 16;
@@ -24,7 +26,9 @@ const KEEP = 16;
 /** The call a committed event makes (a call or a recall at a window), with the window's hall zone; undefined for other events. */
 export function callOf(e: StoredEvent, zoneOf: ReadonlyMap<number, string>): Call | undefined {
   if (e.type !== 'ticket.called' && e.type !== 'ticket.recalled') return undefined;
-  return { seq: e.seq, t: e.number, w: e.window, zone: zoneOf.get(e.window) ?? 'hall', recall: e.type === 'ticket.recalled', at: e.at };
+  const call: Call = { seq: e.seq, t: e.number, w: e.window, zone: zoneOf.get(e.window) ?? 'hall', recall: e.type === 'ticket.recalled', at: e.at };
+  if (e.inquiry !== undefined && e.inquiry === e.number) call.inquiry = true;
+  return call;
 }
 
 export function zonesOf(config: CenterConfig): Map<number, string> {

@@ -109,7 +109,7 @@ class LoginFailures {
 export class Broker implements HubModule, Transport {
   readonly name = 'mqtt';
   readonly essential = true;
-  readonly type = 'mqtt' as const;
+  readonly types = ['mqtt'] as const;
   aedes?: Aedes;
   private listener?: LinkListener;
   private readonly links: HubContext['links'];
@@ -133,9 +133,10 @@ export class Broker implements HubModule, Transport {
   private readonly secretDigests = new Map<string, Buffer>();
   ports: { mqtt?: number; tls?: number } = {};
   closing = false;
+  private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
-    ctx: Pick<HubContext, 'config' | 'secrets' | 'log' | 'links'>,
+    private readonly ctx: Pick<HubContext, 'config' | 'secrets' | 'log' | 'links' | 'bus'>,
     private readonly opts: BrokerOptions = {},
   ) {
     this.config = ctx.config;
@@ -209,6 +210,20 @@ export class Broker implements HubModule, Transport {
     // Every device's retained status exists from the start (offline until it says otherwise), so a
     // subscriber after a hub restart finds one for each device, as docs/PROTOCOL.md promises.
     for (const d of this.devices.values()) this.publish(devTopic(d.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
+    // Wired devices cannot publish their own status: the hub publishes it for them, in the same shape,
+    // from what the wired transport reports (port open, device answering, its faults).
+    const wired = this.config.devices.filter((d) => d.enabled && d.transport.type !== 'mqtt');
+    for (const d of wired) this.publish(devTopic(d.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline', via: d.transport.type }, { retain: true });
+    const isWired = (d: DeviceConfig) => d.transport.type !== 'mqtt';
+    this.unsubscribe.push(
+      this.ctx.bus.on('device.online', this.name, ({ device, model, fw, faults }) => {
+        if (isWired(device))
+          this.publish(devTopic(device.id, 'status'), { v: PROTOCOL_VERSION, state: 'online', via: device.transport.type, ...(model ? { model } : {}), ...(fw ? { fw } : {}), ...(faults?.length ? { faults } : {}) }, { retain: true });
+      }),
+      this.ctx.bus.on('device.offline', this.name, ({ device }) => {
+        if (isWired(device) && !this.closing) this.publish(devTopic(device.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline', via: device.transport.type }, { retain: true });
+      }),
+    );
     const maxPacket = m.maxPayloadBytes + HEADER_ROOM;
     const accept = (conn: Duplex, addr: string | undefined, req?: unknown) => {
       const key = addr ?? '?';
@@ -390,7 +405,7 @@ export class Broker implements HubModule, Transport {
         this.noisy('info', `online/${d.id}`, { device: d.id, model: status.model, fw: status.fw }, 'device online');
         if (status.model && d.model !== 'generic' && status.model !== d.model)
           this.noisy('warn', `model/${d.id}`, { device: d.id, reports: status.model, configured: d.model }, `device reports model ${status.model} but is configured as ${d.model}: it is served as ${d.model}; correct the config or the device`);
-        this.listener?.online(d, { ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}) });
+        this.listener?.online(d, { ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}), ...(status.faults?.length ? { faults: status.faults } : {}) });
       } else {
         // Who is online is the device hub's to know (it ignores an offline it already had).
         this.noisy('info', `says-offline/${d.id}`, { device: d.id }, 'device says it goes offline');
@@ -495,6 +510,7 @@ export class Broker implements HubModule, Transport {
 
   async stop(): Promise<void> {
     this.closing = true;
+    for (const u of this.unsubscribe.splice(0)) u();
     clearTimeout(this.clockTimer);
     await this.hubStatus('offline');
     this.failures.flush();

@@ -16,8 +16,8 @@ import type { Modules } from './module.js';
 export interface HubEvents {
   /** The events one command (or one rollover) committed, in `seq` order; `command` is absent for a rollover. */
   committed: { events: StoredEvent[]; command?: Command };
-  /** A device's link came up (MQTT login + online status, a serial port that opened...). */
-  'device.online': { device: DeviceConfig; model?: string; fw?: string };
+  /** A device's link came up (MQTT login + online status, a wired device answering...), or its condition changed (`faults`). */
+  'device.online': { device: DeviceConfig; model?: string; fw?: string; faults?: string[] };
   /** A device's link went down (last will, closed port, ...). */
   'device.offline': { device: DeviceConfig };
 }

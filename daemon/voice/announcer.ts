@@ -15,6 +15,7 @@ import { PROTOCOL_VERSION } from '../devices/protocol.js';
 import { callOf, zonesOf, type Call } from '../devices/views.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
+import { composeCall, type ClipRef } from './words.js';
 
 /** The words of a call, per language. */
 export function announcement(call: Call, languages: readonly ('ar' | 'en')[]): Record<string, unknown> {
@@ -22,8 +23,16 @@ export function announcement(call: Call, languages: readonly ('ar' | 'en')[]): R
   const text: Record<string, string> = {};
   if (languages.includes('ar')) text.ar = `المواطن رقم ${spaced}، يرجى التوجه إلى الشباك رقم ${call.w}`;
   if (languages.includes('en')) text.en = `Number ${spaced}, please go to window ${call.w}`;
+  // The clips to play, in order (docs/VOICE.md); a number the pack cannot read leaves the text to say it.
+  let clips: ClipRef[] = [];
+  const lang = languages.length > 1 ? 'both' : (languages[0] ?? 'ar');
+  try {
+    clips = composeCall({ t: call.t, w: call.w, lang, ...(call.inquiry ? { inquiry: true } : {}) }).clips;
+  } catch {
+    clips = [];
+  }
   // `id` is the call's sequence number, the same number (and type) as a board's `flash.seq`.
-  return { v: PROTOCOL_VERSION, id: call.seq, t: call.t, w: call.w, zone: call.zone, recall: call.recall, lang: languages, text };
+  return { v: PROTOCOL_VERSION, id: call.seq, t: call.t, w: call.w, zone: call.zone, recall: call.recall, lang: languages, text, clips };
 }
 
 export class Announcer implements HubModule {

@@ -10,10 +10,12 @@
  * (drivers/modbus.ts, dfplayer.ts, escpos.ts, firmata.ts, lines.ts).
  */
 import { SerialPortStream } from '@serialport/stream';
-import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Logger } from 'pino';
 import { SerialPort } from 'serialport';
 import type { ByteLink } from './types.js';
+
+/** A serialport binding (the system's, or `SerialPortMock.binding` in tests). */
+type BindingInterface = ConstructorParameters<typeof SerialPortStream>[0]['binding'];
 
 export interface SerialLineOptions {
   /** Prefer /dev/serial/by-id/…: it names the same adapter after a replug or a reboot. */
@@ -84,7 +86,7 @@ export class SerialLine implements ByteLink {
       parity: 'none',
       stopBits: 1,
       queueLimit: 64,
-      backoffMs: { min: 250, max: 10_000 },
+      backoffMs: { min: 250, max: 5_000 },
       ...opts,
     };
     this.delay = this.o.backoffMs.min;
