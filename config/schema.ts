@@ -277,6 +277,35 @@ export const Webhook = z.strictObject({
   maxBackoffMs: z.number().int().min(100).max(3_600_000).default(60_000),
 });
 
+/** How calls are spoken (docs/VOICE.md). */
+export const Voice = z
+  .strictObject({
+    /** The clip pack folder, relative to the data directory (qhub voice pack writes a demo one there). */
+    pack: z.string().min(1).default('voice'),
+    /** Languages of a call, in order; default: the center's languages. */
+    languages: z.array(z.enum(['ar', 'en'])).min(1).optional(),
+    /** A chime before each call (left out when calls queue up faster than they are spoken). */
+    chime: z.boolean().default(true),
+    /** Silence between the words of a call. */
+    pauseMs: z.number().int().min(0).max(2000).default(60),
+    /** Silence after the chime and between the Arabic and the English part. */
+    langPauseMs: z.number().int().min(0).max(3000).default(350),
+    /** How a delivery call reads an inquiry number. */
+    inquiry: z.enum(['digits', 'pairs', 'triples']).default('digits'),
+    /** A zone with this many calls still waiting to be spoken gets the short form (no chime, fewer words). */
+    shortenAt: z.number().int().min(1).max(100).default(2),
+    /** A speaker that has not said `played` this long after a call's length is taken to be done. */
+    playedTimeoutMs: z.number().int().min(200).max(60_000).default(3000),
+    /** The Pi's own audio output (ALSA): plays the calls of these zones. */
+    local: z
+      .strictObject({
+        device: z.string().min(1).default('default'),
+        zones: z.array(id('hall zone', 'hall')).min(1).default(['hall']),
+      })
+      .optional(),
+  })
+  .prefault({});
+
 export const Forward = z
   .strictObject({
     webhook: Webhook.optional(),
@@ -334,6 +363,7 @@ export const CenterFile = z
     secrets: z.string().min(1).optional(),
     hub: Hub,
     forward: Forward,
+    voice: Voice,
   })
   .superRefine(crossCheck, { when: () => true });
 

@@ -5,6 +5,7 @@
  *   qhub start [--config FILE] [--data DIR] [--pretty]
  *   qhub sim   [--config FILE] [--data DIR] [--rate N] [--duration S]
  *   qhub print-test [--config FILE] [--out DIR] [--width 576|384]
+ *   qhub voice text|play|check|pack …
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -15,6 +16,7 @@ const USAGE = `usage:
   qhub check-config [FILE]                      check a center's config file (default: the example center)
   qhub start [--config FILE] [--data DIR]       run the hub
   qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
+  qhub voice text|play|check|pack ...           what a call says, how it sounds, what the clip pack lacks (qhub voice for details)
   qhub print-test [--out DIR] [--width 576|384] write a sample ticket of the center as ticket.png and ticket.bin (the printer's exact bytes)
 options:
   --config FILE   the center's YAML file (default: $QHUB_CONFIG, else the bundled example center)
@@ -98,6 +100,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'print-test':
       return printTest(rest);
+    case 'voice': {
+      const { voiceCommand } = await import('./voice/cli.js');
+      return voiceCommand(rest, configPath);
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -49,7 +49,10 @@ describe('running hub: citizen flow and device protocol', () => {
     await wd1.waitFor('display', (b) => b.t === 'A001' && b.state === 'called');
     const ann = await speaker.waitFor('announce', (b) => b.t === 'A001');
     expect(ann).toMatchObject({ w: 1, recall: false });
-    expect((ann.text as { ar: string }).ar).toContain('A 001');
+    // The words of the call, as they are spoken (docs/VOICE.md), and the clips that say them.
+    expect((ann.text as { ar: string }).ar).toBe('المواطن رقم إيه واحد يرجى التوجه إلى الشباك رقم واحد');
+    expect((ann.text as { en: string }).en).toBe('number A one please go to window one');
+    expect((ann.clips as { id: string }[]).map((c) => c.id)).toEqual(['chime', 'citizen.number', 'letter.A', '1', 'go.to.window', '1', 'number', 'letter.A', '1', 'go.to.window', '1']);
 
     const s2 = await kp1.request('cmd', { cmd: 'transfer', service: 'treasury' }, 'screen');
     expect(s2.body).toMatchObject({ t: null, state: 'open' });

@@ -18,7 +18,7 @@ import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
 import type { DeviceLink, InLeaf, LinkListener } from './link.js';
-import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Press, PROTOCOL_VERSION, ALL_ERRORS, type ProtocolErrorCode } from './protocol.js';
+import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, type ProtocolErrorCode } from './protocol.js';
 import { boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
 
 interface Presence {
@@ -151,7 +151,12 @@ export class DeviceHub implements HubModule, LinkListener {
     if (body.v !== undefined && body.v !== PROTOCOL_VERSION) return this.error(d, re, 'unsupported_version');
     if (leaf === 'press') return this.press(d, body, re);
     if (leaf === 'cmd') return this.command(d, body, re);
-    // `played` paces announcements: the voice issue's announcer reads it.
+    if (leaf === 'played') {
+      // `played` paces announcements: the announcer waits for it before the zone's next call.
+      const p = Played.safeParse(body);
+      if (!p.success) return this.error(d, undefined, 'bad_payload', describeIssues(p.error));
+      this.ctx.bus.emit('speaker.played', { device: d, id: p.data.id });
+    }
   }
 
   // ------------------------------------------------------------ requests

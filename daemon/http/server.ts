@@ -12,7 +12,9 @@ import type { Logger } from 'pino';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule } from '../spine/module.js';
 
-export type Handler = (req: IncomingMessage, url: URL) => { code: number; body: unknown } | Promise<{ code: number; body: unknown }>;
+/** A JSON body, or raw bytes with their content type (a rendered announcement). */
+export type Reply = { code: number; body: unknown } | { code: number; bytes: Buffer; type: string };
+export type Handler = (req: IncomingMessage, url: URL) => Reply | Promise<Reply>;
 
 const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
 function memory(): Record<string, number> {
@@ -28,6 +30,7 @@ export class HttpModule implements HubModule {
   readonly essential = true;
   readonly server: Server;
   private readonly routes = new Map<string, Handler>();
+  private readonly prefixes: { method: string; prefix: string; handler: Handler }[] = [];
   private readonly started = Date.now();
   private readonly log: Logger;
   port?: number;
@@ -41,6 +44,11 @@ export class HttpModule implements HubModule {
   /** Adds a route; HEAD is served by a GET route. */
   route(method: string, path: string, handler: Handler): void {
     this.routes.set(`${method} ${path}`, handler);
+  }
+
+  /** Adds a route for every path under `prefix` (e.g. `/voice/`); exact routes win. */
+  routePrefix(method: string, prefix: string, handler: Handler): void {
+    this.prefixes.push({ method, prefix, handler });
   }
 
   healthReport(): { code: number; body: Record<string, unknown> } {
@@ -72,9 +80,14 @@ export class HttpModule implements HubModule {
     };
     try {
       const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
-      const handler = this.routes.get(`${method} ${url.pathname}`);
+      const handler = this.routes.get(`${method} ${url.pathname}`) ?? this.prefixes.find((p) => p.method === method && url.pathname.startsWith(p.prefix))?.handler;
       if (!handler) return json(404, { error: 'not_found', message: `no ${req.method} ${url.pathname} here; try GET /health` });
       const r = await handler(req, url);
+      if ('bytes' in r) {
+        res.writeHead(r.code, { 'content-type': r.type, 'content-length': r.bytes.length, 'cache-control': 'max-age=3600' });
+        res.end(req.method === 'HEAD' ? undefined : r.bytes);
+        return;
+      }
       json(r.code, r.body);
     } catch (e) {
       this.log.error({ err: e, path: url.pathname }, 'HTTP handler failed');

@@ -43,7 +43,7 @@ const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes
 
 export type Principal = { kind: 'device'; device: DeviceConfig } | { kind: 'user'; name: string; role: 'admin' | 'monitor' };
 
-type QClient = Client & { qhub?: Principal; qhubAddr?: string };
+type QClient = Client & { qhub?: Principal; qhubAddr?: string; qhubLocal?: string };
 
 export interface BrokerOptions {
   /** The hub's HTTP server, for MQTT over WebSocket at /mqtt. */
@@ -161,8 +161,23 @@ export class Broker implements HubModule, Transport {
       // again on every connect, which brings the retained latest, so QoS 1 would add a PUBACK and the
       // broker's in-flight bookkeeping per message and guard nothing (npm run bench: ~30% of a call's CPU at 50 windows).
       send: (leaf: OutLeaf, body: Record<string, unknown>, o: { retain?: boolean } = {}) =>
-        void this.publish(devTopic(device.id, leaf), body, { retain: !!o.retain, qos: o.retain ? 0 : 1 }),
+        void this.publish(devTopic(device.id, leaf), typeof body.path === 'string' ? { ...body, url: this.urlFor(device.id, body.path) } : body, {
+          retain: !!o.retain,
+          qos: o.retain ? 0 : 1,
+        }),
     };
+  }
+
+  /**
+   * A file the hub serves (a rendered announcement), as a URL the device can
+   * reach: the address the device itself connected to, and the HTTP port.
+   */
+  private urlFor(id: string, path: string): string | undefined {
+    const c = (this.aedes as unknown as { clients?: Record<string, QClient> } | undefined)?.clients?.[id];
+    const addr = c?.qhubLocal?.replace(/^::ffff:/, '');
+    const port = (this.opts.http?.address() as AddressInfo | null)?.port;
+    if (!addr || !port) return undefined;
+    return `http://${addr.includes(':') ? `[${addr}]` : addr}:${port}${path}`;
   }
 
   health(): ModuleHealth {
@@ -225,7 +240,7 @@ export class Broker implements HubModule, Transport {
       }),
     );
     const maxPacket = m.maxPayloadBytes + HEADER_ROOM;
-    const accept = (conn: Duplex, addr: string | undefined, req?: unknown) => {
+    const accept = (conn: Duplex, addr: string | undefined, req?: unknown, local?: string) => {
       const key = addr ?? '?';
       const loopback = key === '127.0.0.1' || key === '::1' || key === '::ffff:127.0.0.1';
       const here = this.conns.get(key) ?? 0;
@@ -252,11 +267,12 @@ export class Broker implements HubModule, Transport {
       });
       const client = aedes.handle(conn as never, req as never) as unknown as QClient;
       client.qhubAddr = addr;
+      client.qhubLocal = local;
     };
     const onSocket = (socket: Socket) => {
       socket.setNoDelay(true); // Nagle + delayed ACK costs ~44 ms per request/reply (npm run bench)
       socket.setKeepAlive(true, 30_000);
-      accept(socket, socket.remoteAddress);
+      accept(socket, socket.remoteAddress, undefined, socket.localAddress);
     };
 
     const tcp = createServer(onSocket);
@@ -283,7 +299,7 @@ export class Broker implements HubModule, Transport {
             }
             this.wss.handleUpgrade(req, socket, head, (ws) => {
               (req.socket as Socket).setNoDelay?.(true);
-              accept(createWebSocketStream(ws), req.socket.remoteAddress, req);
+              accept(createWebSocketStream(ws), req.socket.remoteAddress, req, req.socket.localAddress);
             });
           },
           (err: unknown) => {

@@ -20,6 +20,10 @@ export interface HubEvents {
   'device.online': { device: DeviceConfig; model?: string; fw?: string; faults?: string[] };
   /** A device's link went down (last will, closed port, ...). */
   'device.offline': { device: DeviceConfig };
+  /** A speaker finished an announcement (`played`, with the announcement's id). */
+  'speaker.played': { device: DeviceConfig; id: number | string };
+  /** A call is being announced in a zone (browser pages play `path`). */
+  'voice.call': { zone: string; id: number; t: string; w: number; recall: boolean; short: boolean; path?: string; durationMs?: number };
 }
 
 export interface HubContext {

@@ -1,85 +1,265 @@
 /**
- * The announcer: every committed call or recall is announced by the
- * speakers of its hall zone (or of its window), in their languages. It is
- * fed by committed events on the bus, never by a device request, so a call
- * is announced only once it is on disk. The voice issue grows this into
- * clip sequences, pacing and one queue per zone.
+ * The announcer: every committed call and recall is spoken in its hall
+ * zone, in the order the calls were made, one at a time, never cut off.
+ * It is fed by committed events on the bus, never by a device request, so
+ * a call is announced only once it is on disk; and it is a listener of its
+ * own, so a board update never waits for the voice.
  *
- * Owns: nothing durable. May touch: the bus (listens), the device links.
+ * A call becomes clips (words.ts), the clips one gap-free buffer (pack.ts),
+ * served at `GET /voice/calls/<id>.wav`. Each output of the zone gets it:
+ * networked speakers (`announce` with the clips and the file's path, paced
+ * by their `played`, or a timeout when one never answers), a DFPlayer
+ * (the clips, on its SD card), the Pi's own audio out (aplay). When calls
+ * come faster than they are spoken, the next ones get the short form (no
+ * chime, fewer words): every call is still announced.
+ *
+ * Owns: the zone queues, the rendered calls of late. May touch: the bus
+ * (listens to `committed`, `speaker.played`, device presence; emits
+ * `voice.call`), the device links, the HTTP module's routes.
  */
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf } from '../../devices/index.js';
 import type { DeviceLink } from '../devices/link.js';
 import { PROTOCOL_VERSION } from '../devices/protocol.js';
 import { callOf, zonesOf, type Call } from '../devices/views.js';
+import type { HttpModule } from '../http/server.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
+import { describeProblems, VoicePack, type Rendered } from './pack.js';
 import { composeCall, type ClipRef } from './words.js';
 
-/** The words of a call, per language. */
-export function announcement(call: Call, languages: readonly ('ar' | 'en')[]): Record<string, unknown> {
-  const spaced = call.t.replace(/^([A-Z]+)(\d+)$/, '$1 $2');
-  const text: Record<string, string> = {};
-  if (languages.includes('ar')) text.ar = `المواطن رقم ${spaced}، يرجى التوجه إلى الشباك رقم ${call.w}`;
-  if (languages.includes('en')) text.en = `Number ${spaced}, please go to window ${call.w}`;
-  // The clips to play, in order (docs/VOICE.md); a number the pack cannot read leaves the text to say it.
-  let clips: ClipRef[] = [];
+export type Lang = 'ar' | 'en';
+
+/** What is said for one call: the clips (both languages in turn, or one), and the words per language. */
+export function composeFor(call: Pick<Call, 't' | 'w' | 'inquiry'>, languages: readonly Lang[], o: { chime: boolean; short: boolean; inquiry: 'digits' | 'pairs' | 'triples' }): { clips: ClipRef[]; text: Partial<Record<Lang, string>> } {
   const lang = languages.length > 1 ? 'both' : (languages[0] ?? 'ar');
-  try {
-    clips = composeCall({ t: call.t, w: call.w, lang, ...(call.inquiry ? { inquiry: true } : {}) }).clips;
-  } catch {
-    clips = [];
-  }
-  // `id` is the call's sequence number, the same number (and type) as a board's `flash.seq`.
-  return { v: PROTOCOL_VERSION, id: call.seq, t: call.t, w: call.w, zone: call.zone, recall: call.recall, lang: languages, text, clips };
+  const spec = { t: call.t, w: call.w, inquiryReading: o.inquiry, ...(call.inquiry ? { inquiry: true } : {}) };
+  const clips = composeCall({ ...spec, lang, chime: o.chime && !o.short }).clips;
+  const text: Partial<Record<Lang, string>> = {};
+  for (const l of languages) text[l] = composeCall({ ...spec, lang: l, chime: !o.short }).text;
+  return { clips, text };
 }
+
+/**
+ * One zone's calls: in the order they were pushed, one at a time. `speak`
+ * resolves when the call has been heard everywhere it goes; a call that
+ * starts with others waiting behind it (`shortenAt` in all) is spoken short.
+ */
+export class ZoneQueue {
+  private readonly queue: Call[] = [];
+  private running = false;
+  spoken = 0;
+  shortened = 0;
+
+  constructor(private readonly o: { shortenAt: number; speak: (call: Call, short: boolean) => Promise<void>; log?: Logger }) {}
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  push(call: Call): void {
+    this.queue.push(call);
+    void this.run();
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.length) {
+        const short = this.queue.length >= this.o.shortenAt;
+        const call = this.queue.shift()!;
+        if (short) this.shortened++;
+        try {
+          await this.o.speak(call, short);
+        } catch (e) {
+          // One call that could not be spoken must not silence the ones after it.
+          this.o.log?.error({ t: call.t, w: call.w, err: (e as Error).message }, 'call not announced');
+        }
+        this.spoken++;
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+interface Speaker {
+  device: DeviceConfig;
+  link: DeviceLink;
+}
+
+/** Rendered calls kept for speakers that fetch them late. */
+const KEEP_RENDERED = 64;
 
 export class Announcer implements HubModule {
   readonly name = 'announcer';
   private readonly config: CenterConfig;
   private readonly log: Logger;
-  private speakers: { device: DeviceConfig; link: DeviceLink; languages: ('ar' | 'en')[] }[] = [];
-  private unsubscribe?: () => void;
-  private announced = 0;
+  private speakers: Speaker[] = [];
+  private readonly online = new Set<string>();
+  private readonly zones = new Map<string, ZoneQueue>();
+  private readonly waiters = new Map<string, () => void>();
+  private readonly rendered = new Map<number, Rendered>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private pack?: VoicePack;
+  private readonly languages: Lang[];
+  private readonly stats = { announced: 0, sent: 0, played: 0, timedOut: 0, missingClips: 0, localFailures: 0 };
+  private stopped = false;
 
   constructor(private readonly ctx: HubContext) {
     this.config = ctx.config;
     this.log = ctx.log.child({ mod: 'announcer' });
+    const v = ctx.config.voice;
+    this.languages = (v.languages ?? ctx.config.center.languages).filter((l): l is Lang => l === 'ar' || l === 'en');
+  }
+
+  /** The pack folder: relative paths are under the data directory. */
+  get packDir(): string {
+    return resolve(this.ctx.dataDir, this.config.voice.pack);
   }
 
   start(): void {
+    this.pack = VoicePack.load(this.packDir);
+    const problems = describeProblems(this.packDir, this.pack.problems);
+    if (this.pack.size === 0) this.log.warn({ pack: this.packDir }, 'no voice clips: calls are sent as text only; run "qhub voice pack" for a demo pack (needs espeak-ng)');
+    else for (const line of problems) this.log.warn({ pack: this.packDir }, line);
     const zoneOf = zonesOf(this.config);
-    this.speakers = this.config.devices
-      .filter((d) => d.enabled && modelOf(d).accepts.includes('announce'))
-      .map((device) => ({
-        device,
-        link: this.ctx.links.link(device),
-        languages: (modelOf(device).languages ?? ['ar']).filter((l) => this.config.center.languages.includes(l)),
-      }));
-    this.unsubscribe = this.ctx.bus.on('committed', this.name, ({ events }) => {
-      for (const e of events) {
-        const call = callOf(e, zoneOf);
-        if (call) this.announce(call);
-      }
+    this.speakers = this.config.devices.filter((d) => d.enabled && modelOf(d).accepts.includes('announce')).map((device) => ({ device, link: this.ctx.links.link(device) }));
+    const http = this.ctx.modules.get<HttpModule>('http');
+    http?.routePrefix('GET', '/voice/calls/', (_req, url) => {
+      const m = /^\/voice\/calls\/(\d+)\.wav$/.exec(url.pathname);
+      const r = m ? this.rendered.get(Number(m[1])) : undefined;
+      return r ? { code: 200, bytes: r.wav, type: 'audio/wav' } : { code: 404, body: { error: 'not_found', message: 'no such call (only the last 64 are kept)' } };
     });
-  }
-
-  private announce(call: Call): void {
-    for (const s of this.speakers) {
-      const b = s.device.bind;
-      if (b.zone !== undefined ? b.zone !== call.zone : b.window !== call.w) continue;
-      s.link.send('announce', announcement(call, s.languages));
-      this.announced++;
-    }
-    this.log.debug({ t: call.t, w: call.w, zone: call.zone, recall: call.recall }, 'call announced');
-  }
-
-  health(): ModuleHealth {
-    return { ok: true, detail: { speakers: this.speakers.length, announced: this.announced } };
+    const bus = this.ctx.bus;
+    this.unsubscribe.push(
+      bus.on('committed', this.name, ({ events }) => {
+        for (const e of events) {
+          const call = callOf(e, zoneOf);
+          if (call) this.queueOf(call.zone).push(call);
+        }
+      }),
+      bus.on('speaker.played', this.name, ({ device, id }) => {
+        this.waiters.get(`${device.id}/${id}`)?.();
+      }),
+      bus.on('device.online', this.name, ({ device }) => void this.online.add(device.id)),
+      bus.on('device.offline', this.name, ({ device }) => {
+        this.online.delete(device.id);
+        // Nobody is listening there any more: do not hold the zone for it.
+        for (const [k, done] of this.waiters) if (k.startsWith(`${device.id}/`)) done();
+      }),
+    );
   }
 
   stop(): void {
-    this.unsubscribe?.();
+    this.stopped = true;
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const done of this.waiters.values()) done();
+  }
+
+  health(): ModuleHealth {
+    const zones = Object.fromEntries([...this.zones].map(([z, q]) => [z, { waiting: q.waiting, spoken: q.spoken, shortened: q.shortened }]));
+    const problems = this.pack?.problems.length ?? 0;
+    return {
+      ok: true,
+      summary: { voice: { clips: this.pack?.size ?? 0, packProblems: problems } },
+      detail: { pack: this.packDir, speakers: this.speakers.length, languages: this.languages, zones, ...this.stats },
+    };
+  }
+
+  private queueOf(zone: string): ZoneQueue {
+    let q = this.zones.get(zone);
+    if (!q) this.zones.set(zone, (q = new ZoneQueue({ shortenAt: this.config.voice.shortenAt, speak: (c, short) => this.speak(c, short), log: this.log })));
+    return q;
+  }
+
+  /** Speaks one call on every output of its zone; resolves when all have finished (or given up). */
+  private async speak(call: Call, short: boolean): Promise<void> {
+    if (this.stopped) return;
+    const v = this.config.voice;
+    const { clips, text } = composeFor(call, this.languages, { chime: v.chime, short, inquiry: v.inquiry });
+    const r = this.pack && this.pack.size ? this.pack.render(clips, v) : undefined;
+    if (r) {
+      this.rendered.set(call.seq, r);
+      while (this.rendered.size > KEEP_RENDERED) this.rendered.delete(this.rendered.keys().next().value!);
+      if (r.missing.length) {
+        this.stats.missingClips += r.missing.length;
+        this.log.warn({ t: call.t, missing: r.missing.map((c) => `${c.lang}/${c.id}`) }, 'call spoken without clips missing from the pack');
+      }
+    }
+    const durationMs = r?.durationMs ?? 0;
+    const path = r ? `/voice/calls/${call.seq}.wav` : undefined;
+    // `id` is the call's sequence number, the same number (and type) as a board's `flash.seq`.
+    const body = {
+      v: PROTOCOL_VERSION,
+      id: call.seq,
+      t: call.t,
+      w: call.w,
+      zone: call.zone,
+      recall: call.recall,
+      short,
+      lang: this.languages,
+      text,
+      clips,
+      ...(path ? { path, durationMs } : {}),
+    };
+    this.stats.announced++;
+    this.ctx.bus.emit('voice.call', { zone: call.zone, id: call.seq, t: call.t, w: call.w, recall: call.recall, short, ...(path ? { path, durationMs } : {}) });
+    const waits: Promise<void>[] = [];
+    for (const s of this.speakers) {
+      const b = s.device.bind;
+      if (b.zone !== undefined ? b.zone !== call.zone : b.window !== call.w) continue;
+      // An offline speaker would not hear it; the zone does not wait for it.
+      if (!this.online.has(s.device.id)) continue;
+      s.link.send('announce', body);
+      this.stats.sent++;
+      waits.push(this.played(s.device, call.seq, durationMs + v.playedTimeoutMs));
+    }
+    if (v.local && r && v.local.zones.includes(call.zone)) waits.push(this.playLocal(call.seq, r, v.local.device, durationMs + v.playedTimeoutMs));
+    await Promise.all(waits);
+    this.log.debug({ t: call.t, w: call.w, zone: call.zone, recall: call.recall, short, durationMs, outputs: waits.length }, 'call announced');
+  }
+
+  /** Until the speaker says it played this call, or the call's length plus the grace has passed. */
+  private played(d: DeviceConfig, id: number, timeoutMs: number): Promise<void> {
+    const key = `${d.id}/${id}`;
+    return new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        this.stats.timedOut++;
+        this.log.debug({ device: d.id, id }, 'speaker did not say played in time; next call');
+        finish();
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(key);
+        done();
+      };
+      this.waiters.set(key, () => {
+        this.stats.played++;
+        finish();
+      });
+    });
+  }
+
+  /** The Pi's own audio out: the whole call as one buffer, through aplay, to its end. */
+  private playLocal(id: number, r: Rendered, device: string, timeoutMs: number): Promise<void> {
+    const dir = join(this.ctx.dataDir, 'voice-out');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'call.wav');
+    writeFileSync(file, r.wav);
+    return new Promise<void>((done) => {
+      execFile('aplay', ['-q', '-D', device, file], { timeout: timeoutMs }, (err) => {
+        if (err) {
+          this.stats.localFailures++;
+          this.log.warn({ id, device, err: err.message.split('\n')[0] }, 'local audio output failed');
+        }
+        done();
+      });
+    });
   }
 }

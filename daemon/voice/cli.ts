@@ -1,0 +1,139 @@
+/**
+ * `qhub voice …`: check a clip pack by eye and by ear.
+ *   qhub voice text A042 --window 3 [--lang ar|en|both] [--inquiry] [--short]
+ *   qhub voice play A042 --window 3 [--lang …] [--out FILE] [--device ALSA]
+ *   qhub voice check
+ *   qhub voice pack [--out DIR] [--if-missing]
+ * Common: --config FILE, --data DIR (the pack is `voice.pack` under the data directory).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { checkCenterFile, formatProblem } from '../../config/load.js';
+import type { CenterConfig } from '../../config/schema.js';
+import { composeFor, type Lang } from './announcer.js';
+import { describeProblems, generateDemoPack, VoicePack } from './pack.js';
+import { clipsText } from './words.js';
+
+export const VOICE_USAGE = `usage:
+  qhub voice text TICKET --window N [--lang ar|en|both] [--inquiry] [--short]   the words of that call, on one line
+  qhub voice play TICKET --window N [--lang ...] [--out FILE] [--device DEV]     render it with the pack and play it (aplay), or write it to FILE
+  qhub voice check                                                             name every missing or unreadable clip of the pack
+  qhub voice pack [--out DIR] [--if-missing]                                   write a complete demo pack with espeak-ng
+options: --config FILE, --data DIR (the pack is voice.pack under the data directory, default DATA/voice)`;
+
+function load(configFile: string): CenterConfig | undefined {
+  const { loaded, problems } = checkCenterFile(configFile);
+  if (!loaded) {
+    for (const p of problems) console.error(formatProblem(p));
+    return undefined;
+  }
+  return loaded.config;
+}
+
+export async function voiceCommand(args: string[], configFile: (given?: string) => string): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      data: { type: 'string' },
+      window: { type: 'string', short: 'w' },
+      lang: { type: 'string' },
+      inquiry: { type: 'boolean' },
+      short: { type: 'boolean' },
+      out: { type: 'string' },
+      device: { type: 'string' },
+      'if-missing': { type: 'boolean' },
+    },
+  });
+  const config = load(configFile(values.config));
+  if (!config) return 1;
+  const dataDir = resolve(values.data ?? process.env.QHUB_DATA ?? config.hub.dataDir ?? 'data');
+  const packDir = resolve(dataDir, config.voice.pack);
+
+  const call = (): { clips: ReturnType<typeof composeFor>['clips']; text: string } | number => {
+    const t = positionals[0];
+    const w = Number(values.window);
+    if (!t || !Number.isInteger(w) || w < 1) {
+      console.error(`a ticket and --window N are needed\n${VOICE_USAGE}`);
+      return 1;
+    }
+    const langs: Lang[] = values.lang === 'ar' || values.lang === 'en' ? [values.lang] : values.lang === 'both' ? ['ar', 'en'] : (config.voice.languages ?? config.center.languages);
+    try {
+      const c = composeFor({ t, w, ...(values.inquiry ? { inquiry: true } : {}) }, langs, { chime: config.voice.chime, short: !!values.short, inquiry: config.voice.inquiry });
+      return { clips: c.clips, text: clipsText(c.clips) };
+    } catch (e) {
+      console.error((e as Error).message);
+      return 1;
+    }
+  };
+
+  switch (sub) {
+    case 'text': {
+      const c = call();
+      if (typeof c === 'number') return c;
+      console.log(c.text);
+      return 0;
+    }
+    case 'check': {
+      const pack = VoicePack.load(packDir);
+      for (const line of describeProblems(packDir, pack.problems)) console.error(line);
+      if (pack.problems.length) {
+        console.error(`${packDir}: ${pack.problems.length} problem${pack.problems.length === 1 ? '' : 's'}; calls still play the clips there are`);
+        return 1;
+      }
+      console.log(`${packDir}: OK — ${pack.size} clips at ${pack.rate} Hz`);
+      return 0;
+    }
+    case 'play': {
+      const c = call();
+      if (typeof c === 'number') return c;
+      const pack = VoicePack.load(packDir);
+      if (pack.size === 0) {
+        console.error(`${packDir}: no clips (qhub voice pack writes a demo pack)`);
+        return 1;
+      }
+      const r = pack.render(c.clips, config.voice);
+      for (const m of r.missing) console.error(`missing clip ${m.lang}/${m.id}: left out of the call`);
+      console.log(`${c.text}\n${r.durationMs} ms, ${r.parts.length} clips`);
+      const file = values.out ? resolve(values.out) : join(mkdtempSync(join(tmpdir(), 'qhub-voice-')), 'call.wav');
+      writeFileSync(file, r.wav);
+      if (values.out) {
+        console.log(`written to ${file}`);
+        return 0;
+      }
+      const device = values.device ?? config.voice.local?.device ?? 'default';
+      return new Promise<number>((done) =>
+        execFile('aplay', ['-q', '-D', device, file], (err) => {
+          if (err) {
+            console.error(`aplay -D ${device} failed: ${err.message.split('\n')[0]} (the call is in ${file})`);
+            return done(1);
+          }
+          done(0);
+        }),
+      );
+    }
+    case 'pack': {
+      const out = values.out ? resolve(values.out) : packDir;
+      if (values['if-missing'] && existsSync(join(out, 'ar', 'manifest.json'))) return 0;
+      try {
+        const r = await generateDemoPack(out, { onClip: (n, total) => process.stderr.isTTY && process.stderr.write(`\r${n}/${total} clips`) });
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        console.log(`${out}: demo pack of ${r.clips} clips written (espeak-ng); replace files with recorded voices under the same ids`);
+        return 0;
+      } catch (e) {
+        console.error((e as Error).message);
+        // --if-missing is for start scripts: the hub still runs, sending calls as text.
+        return values['if-missing'] ? 0 : 1;
+      }
+    }
+    default:
+      console.error(VOICE_USAGE);
+      return 1;
+  }
+}

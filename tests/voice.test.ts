@@ -1,0 +1,249 @@
+/**
+ * Voice calls: the zone queue's order and pacing with a player of known
+ * durations, a rendered call measured with sox, a pack with missing clips,
+ * and, on the running hub, a keypad's `next` heard by the zone's networked
+ * speaker (clips, the rendered file over HTTP, `played` pacing).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composeFor, ZoneQueue } from '../daemon/voice/announcer.js';
+import { generateDemoPack, VoicePack } from '../daemon/voice/pack.js';
+import { readWav } from '../daemon/voice/wav.js';
+import type { Call } from '../daemon/devices/views.js';
+import { CLI, connectDevice, exampleSecrets, startHub, testCenter, type RunningHub, type TestDevice } from './helpers/hub.js';
+
+const call = (seq: number, t: string, w: number, recall = false): Call => ({ seq, t, w, zone: 'hall', recall, at: 0 });
+
+describe('one announcement queue per zone', () => {
+  it('a burst of calls: spoken in the order made, one at a time, none dropped, only recalls twice, the backlog shortened', async () => {
+    const timeline: { seq: number; t: string; short: boolean; start: number; end: number }[] = [];
+    let playing = 0;
+    let overlaps = 0;
+    const q = new ZoneQueue({
+      shortenAt: 2,
+      // A player of known durations: a full call lasts 60 ms, a short one 30 ms.
+      speak: async (c, short) => {
+        if (playing++ > 0) overlaps++;
+        const start = performance.now();
+        await new Promise((r) => setTimeout(r, short ? 30 : 60));
+        timeline.push({ seq: c.seq, t: c.t, short, start, end: performance.now() });
+        playing--;
+      },
+    });
+    const burst = [call(1, 'A001', 1), call(2, 'A002', 2), call(3, 'B001', 3), call(4, 'A001', 1, true), call(5, 'A003', 4), call(6, 'C001', 5)];
+    for (const c of burst) q.push(c);
+    await new Promise((r) => setTimeout(r, 100));
+    q.push(call(7, 'A004', 2)); // arrives while the backlog is being spoken
+    await expect.poll(() => timeline.length, { timeout: 3000 }).toBe(7);
+    await new Promise((r) => setTimeout(r, 150));
+    q.push(call(8, 'A005', 3)); // the hall is quiet again: the full form
+    await expect.poll(() => timeline.length, { timeout: 3000 }).toBe(8);
+
+    expect(timeline.map((x) => x.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(overlaps).toBe(0);
+    for (let i = 1; i < timeline.length; i++) expect(timeline[i]!.start).toBeGreaterThanOrEqual(timeline[i - 1]!.end - 1);
+    // Announced twice: only the recalled A001.
+    const times = new Map<string, number>();
+    for (const x of timeline) times.set(x.t, (times.get(x.t) ?? 0) + 1);
+    expect([...times].filter(([, n]) => n > 1)).toEqual([['A001', 2]]);
+    // The first starts alone (full); with others waiting behind it a call is short; the last of the backlog and a call in a quiet hall are full.
+    expect(timeline.map((x) => x.short)).toEqual([false, true, true, true, true, true, false, false]);
+    expect(q.shortened).toBe(5);
+  });
+
+  it('a call that cannot be spoken does not silence the ones after it', async () => {
+    const said: number[] = [];
+    const q = new ZoneQueue({
+      shortenAt: 99,
+      speak: async (c) => {
+        if (c.seq === 2) throw new Error('speaker exploded');
+        said.push(c.seq);
+      },
+    });
+    for (const s of [1, 2, 3]) q.push(call(s, `A00${s}`, 1));
+    await expect.poll(() => said, { timeout: 1000 }).toEqual([1, 3]);
+  });
+
+  it('the short form drops the chime and the long phrases, not the number or the window', () => {
+    const full = composeFor({ t: 'A042', w: 3 }, ['ar'], { chime: true, short: false, inquiry: 'digits' });
+    const short = composeFor({ t: 'A042', w: 3 }, ['ar'], { chime: true, short: true, inquiry: 'digits' });
+    expect(full.clips[0]).toEqual({ lang: 'sound', id: 'chime' });
+    expect(short.clips.some((c) => c.id === 'chime')).toBe(false);
+    expect(short.clips.length).toBeLessThan(full.clips.length);
+    expect(short.text.ar).toBe('رقم إيه اثنان وأربعون شباك ثلاثة');
+  });
+});
+
+describe('a clip pack (espeak-ng demo pack)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qhub-voice-'));
+  const pack = join(dir, 'voice');
+  const opts = { pauseMs: 60, langPauseMs: 350 };
+
+  beforeAll(async () => {
+    await generateDemoPack(pack);
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('renders a call as one buffer: its length (by sox) is the clips plus the pauses, and no gap is longer than the configured pause', () => {
+    const p = VoicePack.load(pack);
+    expect(p.problems).toEqual([]);
+    const { clips } = composeFor({ t: 'A042', w: 3 }, ['ar', 'en'], { chime: true, short: false, inquiry: 'digits' });
+    const r = p.render(clips, opts);
+    const file = join(dir, 'a042.wav');
+    writeFileSync(file, r.wav);
+    // Length: sox's own reading of the file, against the clips' lengths and the pauses between them.
+    const soxSeconds = Number(execFileSync('soxi', ['-D', file], { encoding: 'utf8' }).trim());
+    const clipsMs = clips.reduce((sum, c) => sum + p.durationOf(c)!, 0);
+    const langChanges = clips.filter((c, i) => i > 0 && c.lang !== clips[i - 1]!.lang).length; // chime→ar, ar→en
+    const pausesMs = langChanges * opts.langPauseMs + (clips.length - 1 - langChanges) * opts.pauseMs;
+    expect(langChanges).toBe(2);
+    expect(Math.abs(soxSeconds * 1000 - (clipsMs + pausesMs))).toBeLessThanOrEqual(langChanges + clips.length); // rounding of each clip to whole ms
+    expect(Math.abs(soxSeconds * 1000 - r.durationMs)).toBeLessThanOrEqual(1);
+    // Gaps: sox splits the file at every silence longer than D. Just above the longest configured pause
+    // (plus each clip's kept 10 ms edges) it is one piece; just below it, the chime, the Arabic and the English.
+    const pieces = (d: number) => {
+      const out = mkdtempSync(join(dir, 'pieces-'));
+      execFileSync('sox', [file, join(out, 'p.wav'), 'silence', '1', '0.01', '1%', '1', String(d), '1%', ':', 'newfile', ':', 'restart']);
+      return readdirSync(out).filter((f) => Number(execFileSync('soxi', ['-D', join(out, f)], { encoding: 'utf8' })) > 0.05).length;
+    };
+    expect(pieces((opts.langPauseMs + 50) / 1000)).toBe(1);
+    expect(pieces((opts.langPauseMs - 50) / 1000)).toBe(3);
+  });
+
+  it('missing and unreadable clips are named one by one; the call still plays what it can', () => {
+    const broken = join(dir, 'broken');
+    execFileSync('cp', ['-r', pack, broken]);
+    unlinkSync(join(broken, 'ar', '3.wav'));
+    writeFileSync(join(broken, 'en', 'window.wav'), 'not a wav file');
+    const m = JSON.parse(readFileSync(join(broken, 'ar', 'manifest.json'), 'utf8')) as { clips: Record<string, string> };
+    delete m.clips['go.to.window'];
+    writeFileSync(join(broken, 'ar', 'manifest.json'), JSON.stringify(m));
+
+    const p = VoicePack.load(broken);
+    expect(p.problems.map((x) => `${x.lang}/${x.id}: ${x.problem.split(':')[0]}`).sort()).toEqual(['ar/3: file missing', 'ar/go.to.window: not in the manifest', 'en/window: unreadable']);
+    const { clips } = composeFor({ t: 'A042', w: 3 }, ['ar'], { chime: true, short: false, inquiry: 'digits' });
+    const r = p.render(clips, opts);
+    expect(r.missing).toEqual([
+      { lang: 'ar', id: 'go.to.window' },
+      { lang: 'ar', id: '3' },
+    ]);
+    expect(r.parts.map((x) => x.clip.id)).toEqual(['chime', 'citizen.number', 'letter.A', '2', 'wa.40']);
+    expect(r.durationMs).toBeGreaterThan(1000);
+
+    // `qhub voice check` names them, with the file, and fails; the real pack passes.
+    const cfg = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ pack: broken })));
+    const run = spawnSync(process.execPath, [CLI, 'voice', 'check', '--config', cfg.config, '--data', dir], { encoding: 'utf8', env: { ...process.env, QHUB_SUPERVISOR_SECRET: 'x-secret-1234' } });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`${join(broken, 'ar', '3.wav')}: ar clip "3": file missing`);
+    expect(run.stderr).toContain('en clip "window": unreadable');
+    expect(run.stderr).toContain('ar clip "go.to.window": not in the manifest');
+    const good = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ pack })));
+    const ok = spawnSync(process.execPath, [CLI, 'voice', 'check', '--config', good.config, '--data', dir], { encoding: 'utf8', env: { ...process.env, QHUB_SUPERVISOR_SECRET: 'x-secret-1234' } });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('OK — 156 clips at 22050 Hz');
+  });
+
+  it('qhub voice text prints the words of a call on one line', () => {
+    const env = { ...process.env, QHUB_SUPERVISOR_SECRET: 'x-secret-1234' };
+    const ar = spawnSync(process.execPath, [CLI, 'voice', 'text', 'A042', '--window', '3', '--lang', 'ar'], { encoding: 'utf8', env });
+    expect(ar.stdout).toBe('المواطن رقم إيه اثنان وأربعون يرجى التوجه إلى الشباك رقم ثلاثة\n');
+    const en = spawnSync(process.execPath, [CLI, 'voice', 'text', 'A042', '--window', '3', '--lang', 'en'], { encoding: 'utf8', env });
+    expect(en.stdout).toBe('number A forty two please go to window three\n');
+  });
+});
+
+describe('voice on the running hub', () => {
+  let hub: RunningHub;
+  let speaker: TestDevice;
+  const devices: TestDevice[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'qhub-voice-hub-'));
+  const secrets = exampleSecrets();
+
+  beforeAll(async () => {
+    await generateDemoPack(join(dir, 'data', 'voice'));
+    const { config } = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ playedTimeoutMs: 1500 })));
+    hub = await startHub(config, join(dir, 'data'));
+    speaker = await connectDevice(hub.mqttPort, 'speaker-1', secrets['speaker-1']!);
+  }, 120_000);
+  afterAll(async () => {
+    for (const d of [speaker, ...devices]) await d?.close();
+    await hub?.stop();
+  });
+
+  it('a keypad next: the zone speaker gets the clips and the file URL, fetches it, and its length is the clips plus pauses', async () => {
+    const disp = await connectDevice(hub.mqttPort, 'disp-1', secrets['disp-1']!);
+    const kp = await connectDevice(hub.mqttPort, 'kp-1', secrets['kp-1']!);
+    devices.push(disp, kp);
+    const t = await disp.request('press', { service: 'intake' }, 'ticket');
+    const number = (t.body.ticket as { t: string }).t;
+    await kp.request('cmd', { cmd: 'open' }, 'screen');
+    const since = speaker.mark();
+    await kp.request('cmd', { cmd: 'next' }, 'screen');
+    const a = await speaker.waitFor('announce', (b) => b.t === number, 5000, since);
+    if (process.env.VOICE_DEBUG) console.log(JSON.stringify(a));
+    expect(a).toMatchObject({ t: number, w: 1, zone: 'hall', recall: false, short: false, lang: ['ar', 'en'] });
+    const clips = a.clips as { lang: string; id: string }[];
+    expect(clips[0]).toEqual({ lang: 'sound', id: 'chime' });
+    expect(clips.map((c) => c.id)).toContain('go.to.window');
+    expect(a.url).toBe(`http://127.0.0.1:${hub.httpPort}${a.path as string}`);
+    const res = await fetch(a.url as string);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/wav');
+    const wav = Buffer.from(await res.arrayBuffer());
+    const pcm = readWav(wav);
+    const ms = (pcm.samples.length * 1000) / pcm.rate;
+    expect(Math.abs(ms - (a.durationMs as number))).toBeLessThanOrEqual(1);
+    // The same length from the pack's clips and the configured pauses (60 ms between words, 350 ms at a language change).
+    const p = VoicePack.load(join(dir, 'data', 'voice'));
+    const changes = clips.filter((c, i) => i > 0 && c.lang !== clips[i - 1]!.lang).length;
+    const expected = clips.reduce((s, c) => s + p.durationOf(c as never)!, 0) + changes * 350 + (clips.length - 1 - changes) * 60;
+    expect(Math.abs(ms - expected)).toBeLessThanOrEqual(clips.length + changes);
+    // Checked with sox as well.
+    const file = join(dir, 'fetched.wav');
+    writeFileSync(file, wav);
+    expect(Math.abs(Number(execFileSync('soxi', ['-D', file], { encoding: 'utf8' })) * 1000 - ms)).toBeLessThanOrEqual(1);
+    await speaker.client.publishAsync('qhub/dev/speaker-1/played', JSON.stringify({ v: 1, id: a.id }), { qos: 1 });
+  });
+
+  it('calls wait for the speaker: the next announce comes after played (or the timeout), in the order called, recalls repeated', async () => {
+    const disp = devices[0]!;
+    const kps = await Promise.all([2, 3, 4].map((n) => connectDevice(hub.mqttPort, `kp-${n}`, secrets[`kp-${n}`]!)));
+    const board = await connectDevice(hub.mqttPort, 'board-1', secrets['board-1']!);
+    devices.push(...kps, board);
+    for (let i = 0; i < 3; i++) await disp.request('press', { service: 'intake' }, 'ticket');
+    for (const k of kps) await k.request('cmd', { cmd: 'open' }, 'screen');
+    const since = speaker.mark();
+    // Three calls at once, then a recall.
+    const called: string[] = [];
+    for (const k of kps) called.push(((await k.request('cmd', { cmd: 'next' }, 'screen')).body as { t: string }).t);
+    await kps[0]!.request('cmd', { cmd: 'recall' }, 'screen');
+    type Announce = { id: number; t: string; recall: boolean; short: boolean; durationMs: number; at: number };
+    const announces = (): Announce[] => speaker.messages.slice(since).filter((m) => m.topic.endsWith('/announce')).map((m) => ({ ...(m.body as Omit<Announce, 'at'>), at: m.at }));
+    await expect.poll(() => announces().length, { timeout: 5000 }).toBe(1);
+    // Nothing more while the first is playing.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(announces()).toHaveLength(1);
+    const first = announces()[0]!;
+    await speaker.client.publishAsync('qhub/dev/speaker-1/played', JSON.stringify({ v: 1, id: first.id }), { qos: 1 });
+    await expect.poll(() => announces().length, { timeout: 3000 }).toBe(2);
+    // The speaker now stays silent about played: the hub moves on after the call's length plus the grace (1.5 s).
+    const second = announces()[1]!;
+    await expect.poll(() => announces().length, { timeout: (second.durationMs as number) + 5000 }).toBe(3);
+    const third = announces()[2]!;
+    expect(third.at - second.at).toBeGreaterThanOrEqual((second.durationMs as number) + 1400);
+    await speaker.client.publishAsync('qhub/dev/speaker-1/played', JSON.stringify({ v: 1, id: third.id }), { qos: 1 });
+    await expect.poll(() => announces().length, { timeout: 3000 }).toBe(4);
+    const list = announces();
+    expect(list.map((x) => x.t)).toEqual([...called, called[0]]);
+    expect(list.map((x) => x.recall)).toEqual([false, false, false, true]);
+    // The first started alone (full); the next two had calls waiting behind them (short); the recall came last (full).
+    expect(list.map((x) => x.short)).toEqual([false, true, true, false]);
+    // The board was not held back by the voice: it flashed the recall (the last call) before the second call was even spoken.
+    const flashed = board.messages.find((m) => m.topic.endsWith('/display') && (m.body.flash as { seq?: number } | null)?.seq === list[3]!.id);
+    expect(flashed).toBeDefined();
+    expect(flashed!.at).toBeLessThan(list[1]!.at);
+  }, 60_000);
+});
