@@ -164,7 +164,9 @@ describe('voice on the running hub', () => {
 
   beforeAll(async () => {
     await generateDemoPack(join(dir, 'data', 'voice'));
-    const { config } = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ playedTimeoutMs: 1500 })));
+    // The Pi's own audio out, through ALSA's `file` plugin (no sound card here): aplay writes what it plays to local.wav.
+    const local = { device: `file:FILE=${join(dir, 'local.wav')},FORMAT=wav`, zones: ['hall'] };
+    const { config } = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ playedTimeoutMs: 1500, local })));
     hub = await startHub(config, join(dir, 'data'));
     speaker = await connectDevice(hub.mqttPort, 'speaker-1', secrets['speaker-1']!);
   }, 120_000);
@@ -205,6 +207,12 @@ describe('voice on the running hub', () => {
     const file = join(dir, 'fetched.wav');
     writeFileSync(file, wav);
     expect(Math.abs(Number(execFileSync('soxi', ['-D', file], { encoding: 'utf8' })) * 1000 - ms)).toBeLessThanOrEqual(1);
+    // The same buffer went to the Pi's audio out, whole: aplay played it through ALSA (padded to its last period).
+    const played = join(dir, 'local.wav');
+    await expect.poll(() => { try { return readWav(readFileSync(played)).samples.length; } catch { return 0; } }, { timeout: 5000 }).toBeGreaterThanOrEqual(pcm.samples.length);
+    const out = readWav(readFileSync(played));
+    expect(Buffer.from(out.samples.buffer, out.samples.byteOffset, pcm.samples.length * 2).equals(Buffer.from(pcm.samples.buffer, pcm.samples.byteOffset, pcm.samples.length * 2))).toBe(true);
+    expect(out.samples.length - pcm.samples.length).toBeLessThan(pcm.rate / 5);
     await speaker.client.publishAsync('qhub/dev/speaker-1/played', JSON.stringify({ v: 1, id: a.id }), { qos: 1 });
   });
 
