@@ -93,8 +93,8 @@ interface Speaker {
   link: DeviceLink;
 }
 
-/** Rendered calls kept for speakers that fetch them late. */
-const KEEP_RENDERED = 64;
+/** Rendered calls kept for speakers that fetch them late (a bilingual call of 12 s is about 0.5 MB). */
+const KEEP_RENDERED = 12;
 
 export class Announcer implements HubModule {
   readonly name = 'announcer';
@@ -134,7 +134,7 @@ export class Announcer implements HubModule {
     http?.routePrefix('GET', '/voice/calls/', (_req, url) => {
       const m = /^\/voice\/calls\/(\d+)\.wav$/.exec(url.pathname);
       const r = m ? this.rendered.get(Number(m[1])) : undefined;
-      return r ? { code: 200, bytes: r.wav, type: 'audio/wav' } : { code: 404, body: { error: 'not_found', message: 'no such call (only the last 64 are kept)' } };
+      return r ? { code: 200, bytes: r.wav, type: 'audio/wav' } : { code: 404, body: { error: 'not_found', message: 'no such call (only the last 12 are kept)' } };
     });
     const bus = this.ctx.bus;
     this.unsubscribe.push(

@@ -3,6 +3,7 @@
  * by hand (a RIFF header and samples), trimmed of the silence recorders and
  * speech synthesizers leave at both ends, joined with exact pauses.
  */
+import { endianness } from 'node:os';
 
 export interface Pcm {
   rate: number;
@@ -11,6 +12,8 @@ export interface Pcm {
 }
 
 export class WavError extends Error {}
+
+const LE = endianness() === 'LE';
 
 /** Reads a RIFF/WAVE file of 16-bit PCM, mono; anything else is refused with what it is and how to convert it. */
 export function readWav(buf: Buffer): Pcm {
@@ -32,8 +35,14 @@ export function readWav(buf: Buffer): Pcm {
       // espeak-ng writes 0xFFFFFFFF as the size when it streams; take what is there.
       const end = Math.min(buf.length, size === 0xffffffff ? buf.length : body + size);
       const n = Math.floor((end - body) / 2);
-      const samples = new Int16Array(n);
-      for (let i = 0; i < n; i++) samples[i] = buf.readInt16LE(body + 2 * i);
+      let samples: Int16Array;
+      if (LE) {
+        // A copy into its own (aligned) memory: WAV data is little-endian, as is every machine qhub runs on.
+        samples = new Int16Array(buf.buffer.slice(buf.byteOffset + body, buf.byteOffset + body + 2 * n));
+      } else {
+        samples = new Int16Array(n);
+        for (let i = 0; i < n; i++) samples[i] = buf.readInt16LE(body + 2 * i);
+      }
       return { rate: fmt.rate, samples };
     }
     off = body + size + (size & 1);
@@ -57,7 +66,8 @@ export function writeWav(p: Pcm): Buffer {
   b.writeUInt16LE(16, 34);
   b.write('data', 36, 'ascii');
   b.writeUInt32LE(data, 40);
-  for (let i = 0; i < p.samples.length; i++) b.writeInt16LE(p.samples[i]!, 44 + 2 * i);
+  if (LE) Buffer.from(p.samples.buffer, p.samples.byteOffset, p.samples.byteLength).copy(b, 44);
+  else for (let i = 0; i < p.samples.length; i++) b.writeInt16LE(p.samples[i]!, 44 + 2 * i);
   return b;
 }
 
