@@ -238,6 +238,9 @@ function issueMessage(issue: z.core.$ZodIssue, raw: unknown): Explained[] {
     const here = valueAt(raw, issue.path) as Record<string, unknown> | undefined;
     return issue.keys.map((k) => {
       const path = [...issue.path, k];
+      // A key of another form of the same section (a transport of another type): not a misspelling.
+      if (known.includes(k) && typeof here?.type === 'string')
+        return { path, message: `"${k}" does not go with type ${here.type}: it belongs to another type; remove it, or change the type (see docs/CONFIG.md)` };
       const meant = closestKey(k, known.filter((x) => here?.[x] === undefined || x.toLowerCase() === k.toLowerCase()));
       if (meant) return { path, meant: formatPath([...issue.path, meant]), message: `unknown key "${k}": did you mean "${meant}"? correct the spelling` };
       const list = known.length ? `; keys allowed here: ${known.join(', ')}` : '';

@@ -181,7 +181,7 @@ export const Transport = z.discriminatedUnion(
           baud: z.number().int().positive().default(9600),
           framing,
           /** 80 mm paper: 576 dots; 58 mm: 384. */
-          widthDots: z.union([z.literal(576), z.literal(384)]).default(576),
+          widthDots: z.union([z.literal(576), z.literal(384)], { error: 'must be 576 (80 mm paper) or 384 (58 mm paper)' }).default(576),
         })
         .optional(),
     }),
@@ -420,7 +420,7 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
   for (const [did, idx] of duplicates(devices.map((d) => d.id)))
     for (const i of idx.slice(1)) issue(['devices', i, 'id'], `"${did}" is used by two devices: give each device its own id`);
   const userNames = new Set(users.map((u) => u.name));
-  const lines = new Map<string, { id: string; bus: string | undefined; addresses: Map<number, string> }>();
+  const lines = new Map<string, { id: string; what: string; bus: string | undefined; settings: string; addresses: Map<number, string> }>();
   devices.forEach((d, i) => {
     if (typeof d.id !== 'string') return;
     if (userNames.has(d.id)) issue(['devices', i, 'id'], `"${d.id}" is also a hub user name: device ids and user names must differ`);
@@ -465,18 +465,44 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
     const t: Loose = d.transport && typeof d.transport === 'object' ? d.transport : {};
     const model = typeof d.kind === 'string' && (DEVICE_KINDS as readonly string[]).includes(d.kind) ? findModel(d.kind as DeviceKind, typeof d.model === 'string' ? d.model : 'generic') : undefined;
     const bus = model?.ok ? model.def.bus : undefined;
-    const claim = (path: unknown, at: (string | number)[]) => {
+    const claim = (path: unknown, at: (string | number)[], what: string, settings: string) => {
       if (typeof path !== 'string') return;
       const other = lines.get(path);
       const address = t.type === 'serial' && typeof t.address === 'number' ? t.address : 1;
-      if (!other) return void lines.set(path, { id: String(d.id), bus, addresses: new Map([[address, String(d.id)]]) });
-      if (!bus || other.bus !== bus) return issue(at, `${path} is already the line of device "${other.id}": a serial line belongs to one device, unless all devices on it share an RS-485 bus (give each an address)`);
+      if (!other) return void lines.set(path, { id: String(d.id), what, bus, settings, addresses: new Map([[address, String(d.id)]]) });
+      if (!bus || other.bus !== bus)
+        return issue(at, `${path} is already ${other.what} of device "${other.id}": each device (and each printer) needs its own serial line; only Modbus displays may share one RS-485 bus`);
+      if (other.settings !== settings) issue(at, `${path} is the bus of device "${other.id}" at ${other.settings}: every device on one bus uses the same baud and framing (this one says ${settings})`);
       const taken = other.addresses.get(address);
       if (taken) return issue([...at.slice(0, -1), 'address'], `address ${address} on ${path} is already device "${taken}": give each display on a bus its own address`);
       other.addresses.set(address, String(d.id));
     };
-    if (t.type === 'serial' || t.type === 'firmata') claim(t.path, ['devices', i, 'transport', 'path']);
-    if (t.type === 'firmata' && t.printer && typeof t.printer === 'object') claim(t.printer.path, ['devices', i, 'transport', 'printer', 'path']);
+    const settings = (x: Loose) => `${typeof x.baud === 'number' ? x.baud : 'default'} baud ${typeof x.framing === 'string' ? x.framing : '8N1'}`;
+    if (t.type === 'serial' || t.type === 'firmata') claim(t.path, ['devices', i, 'transport', 'path'], 'the line', settings(t));
+    if (t.type === 'firmata' && t.printer && typeof t.printer === 'object') claim(t.printer.path, ['devices', i, 'transport', 'printer', 'path'], 'the printer line', settings(t.printer));
+    if (t.type === 'firmata') {
+      // Pins 0 and 1 are the Arduino's USB serial (Firmata itself); one pin cannot be two things.
+      const pins: [string, unknown][] = [...(Array.isArray(t.buttons) ? t.buttons.map((p: unknown, j: number) => [`buttons[${j}]`, p] as [string, unknown]) : []), ['led', t.led], ['buzzer', t.buzzer]];
+      const seen = new Map<number, string>();
+      for (const [name, p] of pins) {
+        if (typeof p !== 'number') continue;
+        const at = ['devices', i, 'transport', ...(name.startsWith('buttons') ? ['buttons', Number(name.slice(8, -1))] : [name])];
+        if (p < 2) issue(at, `pin ${p} is the Arduino's serial line (pins 0 and 1 carry Firmata): use pin 2 or above`);
+        else if (seen.has(p)) issue(at, `pin ${p} is already ${seen.get(p)}: give each button, the LED and the buzzer its own pin`);
+        else seen.set(p, name);
+      }
+    }
+    // A seven-segment display must be able to show every ticket of its window: letters it has no glyph for, and numbers wider than it, are refused here rather than shown as dashes.
+    if (model?.ok && model.def.shows && typeof b.window === 'number') {
+      const w = windows.find((x) => x.number === b.window);
+      for (const sid of Array.isArray(w?.services) ? w.services : []) {
+        const svc = services.find((x) => x.id === sid);
+        if (!svc || typeof svc.prefix !== 'string') continue;
+        const widest = `${svc.prefix}${'8'.repeat(String(typeof svc.last === 'number' ? svc.last : 999).length)}`;
+        const why = model.def.shows(widest);
+        if (why) issue(['devices', i, 'model'], `window ${b.window} serves "${sid}" (tickets up to ${widest}): ${why}; use another prefix, a smaller last number, or another display model`);
+      }
+    }
     const mqtt = !d.transport || d.transport.type === 'mqtt';
     if (d.secret === undefined && cfg.secrets === undefined && mqtt)
       issue(['devices', i], `has no secret: add secret: ..., or a top-level secrets: file that lists "${d.id}"`);

@@ -115,5 +115,10 @@ export const led485Display: ModelDefinition = {
   sends: [],
   accepts: ['display'],
   bus: 'modbus',
+  shows(ticket) {
+    if (ticket.length > LED485_DIGITS) return `${ticket.length} characters do not fit its ${LED485_DIGITS} digits`;
+    const bad = unshowable(ticket);
+    return bad.length ? `a seven-segment display has no form for ${bad.map((c) => `"${c}"`).join(', ')}` : undefined;
+  },
   wired: { open },
 };

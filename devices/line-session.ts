@@ -6,7 +6,7 @@
  * board models (line-*.ts) add what their lines mean.
  */
 import { randomBytes } from 'node:crypto';
-import { LineReader, lineFrame, parseLine } from '../drivers/lines.js';
+import { LineReader, lineFrame, MAX_LINE, parseLine } from '../drivers/lines.js';
 import type { InLeaf, WiredDevice, WiredIo } from './model.js';
 
 const PING_MS = 10_000;
@@ -27,8 +27,8 @@ export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
   let session = '';
   let missed = 0;
   const stats = { lines: 0, refused: 0, requests: 0 };
-  /** Request numbers of this session already sent to the hub, and the one waiting for its answer. */
-  let waiting: string | undefined;
+  /** The request number of a reply (`re` = this session's id of it); undefined for another session's or none. */
+  const numberOf = (re: unknown): string | undefined => (typeof re === 'string' && session && re.startsWith(`${session}-`) ? re.slice(session.length + 1) : undefined);
 
   const write = (fields: (string | number)[], key?: string) => {
     let frame: Buffer;
@@ -41,7 +41,9 @@ export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
   };
   const refuse = (n: string, code: string, why: string) => {
     stats.refused++;
-    write(['ERR', n, code, why.replace(/[^\x20-\x7e]/g, '?').slice(0, 60)]);
+    // The message is the rest of the line: as much of it as the line's length allows.
+    const head = `ERR ${n} ${code} `;
+    write(['ERR', n, code, why.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_LINE - head.length)]);
   };
 
   const onLine = (raw: string) => {
@@ -53,6 +55,8 @@ export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
     if (!verb) return;
     if (verb === 'HELLO') {
       hello = { model: rest[0] ?? m.model, fw: rest[1] ?? '?' };
+      // A swapped cable shows here: the device says it is something else than the config says.
+      if (hello.model !== m.model) io.log.warn({ says: hello.model, configured: m.model }, `device introduces itself as ${hello.model} but is configured as ${m.model}: check which cable is on ${line.path}`);
       // A new session per HELLO: a device that restarts counts its requests from 1 again.
       session = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
       io.online({ model: hello.model, fw: hello.fw });
@@ -63,18 +67,18 @@ export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
     if (!hello) return write(['WHO?']);
     if (!m.request) return refuse('-', 'unknown_line', `this ${m.model} sends no requests`);
     const n = rest[0];
-    if (!n || !/^[0-9]{1,5}$/.test(n)) return refuse('-', 'bad_line', 'a request is <letter> <number 1-99999> ...');
+    if (!n || !/^[1-9][0-9]{0,4}$/.test(n)) return refuse('-', 'bad_line', 'a request is <letter> <number 1-99999> ...');
     const r = m.request([verb, ...rest.slice(1)]);
     if ('error' in r) return refuse(n, 'bad_line', r.error);
     stats.requests++;
-    waiting = n;
     io.request(r.leaf, { v: 1, id: `${session}-${n}`, ...r.body }).catch((e: Error) => refuse(n, 'busy', e.message));
   };
   const reader = new LineReader(line, onLine, () => refuse('-', 'bad_line', 'line too long'));
 
   const ping = setInterval(() => {
     if (!line.isOpen) return;
-    if (hello && ++missed >= MISSES) {
+    // Offline once MISSES pings in a row went unanswered (checked at the tick after the last one).
+    if (hello && ++missed > MISSES) {
       hello = undefined;
       io.offline();
     }
@@ -89,11 +93,8 @@ export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
 
   return {
     send(leaf, body) {
-      const re = typeof body.re === 'string' && waiting !== undefined && body.re === `${session}-${waiting}` ? waiting : undefined;
-      if (leaf === 'error') {
-        const n = typeof body.re === 'string' ? (body.re.split('-').pop() ?? '-') : '-';
-        return refuse(n, String(body.code ?? 'error'), String(body.message ?? ''));
-      }
+      const re = numberOf(body.re);
+      if (leaf === 'error') return refuse(re ?? '-', String(body.code ?? 'error'), String(body.message ?? ''));
       if (re !== undefined) write(['OK', re]);
       for (const l of m.render(leaf, body)) write(l.fields, l.key);
     },

@@ -36,6 +36,8 @@ export interface ModelDefinition {
   needs?: readonly 'printer'[];
   /** Devices of a bus protocol may share one serial line, each at its own address. */
   bus?: 'modbus';
+  /** Displays with a fixed character set: why a ticket number cannot be shown, or undefined when it can (check-config asks for the widest ticket of each bound service). */
+  shows?: (ticket: string) => string | undefined;
   /** Wired models: the codec between hub messages and the device's bytes. */
   wired?: WiredCodec;
 }

@@ -84,6 +84,44 @@ export function raster(bitmap: Bitmap, opts: { bandRows?: number } = {}): Buffer
 }
 
 /**
+ * The same image as `raster`, in far fewer bytes: a ticket is mostly white,
+ * and a serial printer at 9600 baud takes a second per kilobyte. Runs of
+ * blank rows go as 8-dot-wide blank bands (1 byte a row instead of 72), and
+ * each band of ink is cut after its last column with ink (a raster image is
+ * printed from the left margin, so what is right of the ink can be left
+ * out). Only GS v 0, as `raster`: every row still advances the paper by
+ * exactly one dot, on every printer.
+ */
+export function compactRaster(bitmap: Bitmap, opts: { bandRows?: number } = {}): Buffer {
+  const { width, height, data } = bitmap;
+  const bandRows = Math.min(opts.bandRows ?? DEFAULT_BAND_ROWS, 0xffff);
+  const bpr = rowBytes(width);
+  if (data.length !== bpr * height) throw new RangeError(`raster: ${width}x${height} needs ${bpr * height} bytes of data, got ${data.length}`);
+  // Bytes of ink per row: up to the last byte that is not 0.
+  const used = new Array<number>(height);
+  for (let y = 0; y < height; y++) {
+    let n = bpr;
+    while (n > 0 && data[y * bpr + n - 1] === 0) n--;
+    used[y] = n;
+  }
+  const parts: Buffer[] = [];
+  const band = (top: number, rows: number, bytes: number) => {
+    parts.push(Buffer.from([GS, 0x76, 0x30, 0, bytes & 0xff, bytes >> 8, rows & 0xff, rows >> 8]));
+    if (bytes === 1 && used[top] === 0) parts.push(Buffer.alloc(rows));
+    else for (let y = top; y < top + rows; y++) parts.push(data.subarray(y * bpr, y * bpr + bytes));
+  };
+  let y = 0;
+  while (y < height) {
+    const blank = used[y] === 0;
+    let end = y;
+    while (end < height && end - y < bandRows && (used[end] === 0) === blank) end++;
+    band(y, end - y, blank ? 1 : Math.max(...used.slice(y, end)));
+    y = end;
+  }
+  return Buffer.concat(parts);
+}
+
+/**
  * ESC d n: prints what is buffered and feeds `lines` lines (at the default
  * 1/6 inch line spacing, which ESC @ restores). More than 255 lines are
  * sent as several commands.

@@ -29,12 +29,14 @@ export function parseLine(raw: string): { ok: true; fields: string[] } | { ok: f
 
 /**
  * Lines from a ByteLink, through serialport's readline parser. A line that
- * grows past the limit without an LF is cut off and reported, so a device
- * spewing garbage cannot grow the buffer without end.
+ * grows past the limit without an LF is reported once and dropped up to its
+ * LF, so a device spewing garbage cannot grow the buffer without end, and
+ * the tail of a refused line never passes for a line of its own.
  */
 export class LineReader {
   private parser = this.fresh();
   private pendingBytes = 0;
+  private discarding = false;
   private readonly off: () => void;
 
   constructor(
@@ -55,6 +57,14 @@ export class LineReader {
   }
 
   private push(chunk: Buffer): void {
+    if (this.discarding) {
+      // The rest of a refused line is refused with it, up to its LF: its tail must not pass for a new line.
+      const lf = chunk.indexOf(0x0a);
+      if (lf < 0) return;
+      this.discarding = false;
+      chunk = chunk.subarray(lf + 1);
+      if (!chunk.length) return;
+    }
     const lf = chunk.lastIndexOf(0x0a);
     this.pendingBytes = lf < 0 ? this.pendingBytes + chunk.length : chunk.length - lf - 1;
     this.parser.write(chunk);
@@ -63,6 +73,7 @@ export class LineReader {
       this.parser.destroy();
       this.parser = this.fresh();
       this.pendingBytes = 0;
+      this.discarding = true;
       this.onOverlong();
     }
   }

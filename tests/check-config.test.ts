@@ -406,6 +406,28 @@ describe('qhub check-config: device models and the links that carry them', () =>
       expect(expectProblem(run, `${file}:${at}: devices[${n}].transport.buttons: `)).toContain('1 button pins for 2 bound services');
     });
 
+    it('refuses displays on one bus at different speeds, shared or serial pins on an Arduino, and a prefix a seven-segment display cannot show', () => {
+      const text = replaceOnce(
+        withDevices(
+          '  - id: led-1\n    kind: display\n    model: led485-display\n    transport: {type: serial, path: /dev/ttyUSB0, address: 1}\n    bind: {window: 1}\n' +
+            '  - id: led-2\n    kind: display\n    model: led485-display\n    transport: {type: serial, path: /dev/ttyUSB0, address: 2, baud: 19200}\n    bind: {window: 5}\n' +
+            '  - id: dw\n    kind: dispenser\n    model: wired-dispenser\n    transport: {type: firmata, path: /dev/ttyACM0, buttons: [1, 3], led: 3, printer: {path: /dev/ttyUSB9}}\n    bind: {services: [intake, treasury]}\n' +
+            '  - id: kpb\n    kind: keypad\n    model: line-keypad\n    transport: {type: serial, path: /dev/ttyUSB3, buttons: [2]}\n    bind: {window: 2}\n',
+        ),
+        'prefix: B',
+        'prefix: W',
+      );
+      const file = writeCenter(text);
+      const run = checkConfig(file);
+      expect(expectProblem(run, `${file}:${lineWith(text, 'baud: 19200')}: devices[${n + 1}].transport.path: `)).toContain('every device on one bus uses the same baud and framing');
+      const pinsLine = lineWith(text, 'buttons: [1, 3]');
+      expect(expectProblem(run, `${file}:${pinsLine}: devices[${n + 2}].transport.buttons[0]: `)).toContain("pin 1 is the Arduino's serial line");
+      expect(expectProblem(run, `${file}:${pinsLine}: devices[${n + 2}].transport.led: `)).toContain('pin 3 is already buttons[1]');
+      expect(expectProblem(run, `${file}:${lineWith(text, 'buttons: [2]}')}: devices[${n + 3}].transport.buttons: `)).toContain('"buttons" does not go with type serial');
+      // Window 5 serves treasury, whose prefix is now W: no seven-segment form.
+      expect(run.out).toContain('window 5 serves "treasury" (tickets up to W888): a seven-segment display has no form for "W"');
+    });
+
     it('names the models wired over serial when a model is not', () => {
       const text = withDevices('  - id: kps\n    kind: keypad\n    model: qhub-keypad\n    transport: {type: serial, path: /dev/ttyUSB2}\n    bind: {window: 1}\n');
       const file = writeCenter(text);

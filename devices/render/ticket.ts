@@ -21,7 +21,7 @@ import { createCanvas, GlobalFonts, ImageData, type SKRSContext2D } from '@napi-
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cut, feed, init, raster, rowBytes, type Bitmap } from '../../drivers/escpos.js';
+import { compactRaster, cut, feed, init, rowBytes, type Bitmap } from '../../drivers/escpos.js';
 
 /** What the hub sends a dispenser for a new ticket (daemon/devices/views.ts ticketView). */
 export interface TicketView {
@@ -406,7 +406,7 @@ export function renderTicket(view: TicketView, opts: TicketOptions = {}): Render
 
 /** The print job for an already rendered ticket: reset, image, a short feed, partial cut. */
 export function ticketJob(bitmap: Bitmap): Buffer {
-  return Buffer.concat([init(), raster(bitmap), feed(FEED_LINES), cut()]);
+  return Buffer.concat([init(), compactRaster(bitmap), feed(FEED_LINES), cut()]);
 }
 
 /** The whole print job for one ticket. */

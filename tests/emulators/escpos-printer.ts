@@ -153,13 +153,13 @@ export function parseEscPos(bytes: Buffer): EscPosEvent[] {
  * top to bottom, a cut ends the ticket. A narrower band is left-aligned
  * (as a printer does) in a ticket as wide as its widest band.
  */
-export function ticketsFrom(events: EscPosEvent[]): PrintedTicket[] {
+export function ticketsFrom(events: EscPosEvent[], paperDots = 0): PrintedTicket[] {
   const out: PrintedTicket[] = [];
   let bands: EmuBitmap[] = [];
   let feedLines = 0;
   const close = (cut: boolean): void => {
     if (!bands.length && !cut) return;
-    out.push({ bitmap: stack(bands), cut, feedLines });
+    out.push({ bitmap: stack(bands, paperDots), cut, feedLines });
     bands = [];
     feedLines = 0;
   };
@@ -172,8 +172,9 @@ export function ticketsFrom(events: EscPosEvent[]): PrintedTicket[] {
   return out;
 }
 
-function stack(bands: EmuBitmap[]): EmuBitmap {
-  const width = Math.max(0, ...bands.map((b) => b.width));
+/** Bands stacked top to bottom, left-aligned, on paper `paperDots` wide (or as wide as the widest band). */
+function stack(bands: EmuBitmap[], paperDots: number): EmuBitmap {
+  const width = Math.max(paperDots, ...bands.map((b) => b.width));
   const bpr = width / 8;
   const height = bands.reduce((a, b) => a + b.height, 0);
   const data = Buffer.alloc(bpr * height);
@@ -195,15 +196,19 @@ export class EscPosPrinterEmulator {
   /** Bytes received in all. */
   received = 0;
 
-  private constructor(private readonly port: SerialPort) {
+  private constructor(
+    private readonly port: SerialPort,
+    /** The printable width of its paper: a band narrower than that prints from the left. */
+    readonly paperDots: number,
+  ) {
     port.on('data', (chunk: Buffer) => this.onBytes(chunk));
   }
 
   /** Opens `path` and resolves once the port is open. */
-  static open(path: string, baudRate = 115200): Promise<EscPosPrinterEmulator> {
+  static open(path: string, baudRate = 115200, paperDots = 576): Promise<EscPosPrinterEmulator> {
     return new Promise((resolve, reject) => {
       const port = new SerialPort({ path, baudRate, autoOpen: false });
-      port.open((err) => (err ? reject(err) : resolve(new EscPosPrinterEmulator(port))));
+      port.open((err) => (err ? reject(err) : resolve(new EscPosPrinterEmulator(port, paperDots))));
     });
   }
 
@@ -223,7 +228,7 @@ export class EscPosPrinterEmulator {
   }
 
   tickets(): PrintedTicket[] {
-    return ticketsFrom(this.log);
+    return ticketsFrom(this.log, this.paperDots);
   }
 
   /** Resolves once `n` tickets have been cut; rejects after `timeoutMs`. */
