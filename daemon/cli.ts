@@ -61,7 +61,7 @@ async function printTest(args: string[]): Promise<number> {
   const view = { ...SAMPLE_TICKET, center: c.center.name, ...(s ? { service: s.id, name: s.name, t: `${s.prefix}042` } : {}) };
   const out = resolve(values.out ?? 'print-test');
   const paths = writePrintTest(out, view, { widthDots: width });
-  console.log(`${paths.png}: the ticket as printed, dot for dot (${width} dots wide)\n${paths.bin}: the printer's bytes; to print by hand: cat ${paths.bin} > /dev/serial/by-id/<printer>`);
+  console.log(`${paths.png}: the ticket as printed, dot for dot (${width} dots wide)\n${paths.bin}: the printer's bytes; to print by hand: stty -F /dev/serial/by-id/<printer> <baud> raw && cat ${paths.bin} > /dev/serial/by-id/<printer>`);
   return 0;
 }
 

@@ -45,11 +45,11 @@ function open(io: WiredIo): WiredDevice {
   let announced = 0;
   let unknownClips = 0;
   player.on('present', () => io.online({ model: 'dfplayer-mini' }));
-  player.on('gone', () => io.offline());
+  player.on('gone', (why: string) => io.offline(`the module does not answer (${why})`));
   const probe = () => {
     if (busy === 0) void player.probe(1000);
   };
-  const offState = line.onState((up) => (up ? setTimeout(probe, 300) : io.offline()));
+  const offState = line.onState((up) => (up ? setTimeout(probe, 300) : io.offline('serial port closed (cable pulled?)')));
   const timer = setInterval(probe, PROBE_MS);
   timer.unref();
 

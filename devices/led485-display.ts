@@ -66,7 +66,7 @@ function open(io: WiredIo): WiredDevice {
         } catch (e) {
           failures++;
           lastError = (e as Error).message;
-          io.offline();
+          io.offline(`no answer on the RS-485 bus: ${lastError}`);
           // Try again later; a newer state set meanwhile is what goes out then.
           clearTimeout(retry);
           retry = setTimeout(() => void pump(), delay);
@@ -85,7 +85,7 @@ function open(io: WiredIo): WiredDevice {
   }, REFRESH_MS);
   refresh.unref();
   const offState = line.onState((open) => {
-    if (!open) return io.offline();
+    if (!open) return io.offline('serial port closed (cable pulled?)');
     // The display may have lost power with the cable: show it again.
     shown = undefined;
     void pump();

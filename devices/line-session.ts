@@ -80,7 +80,7 @@ export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
     // Offline once MISSES pings in a row went unanswered (checked at the tick after the last one).
     if (hello && ++missed > MISSES) {
       hello = undefined;
-      io.offline();
+      io.offline(`no answer to ${MISSES} PINGs`);
     }
     write(hello ? ['PING'] : ['WHO?']);
   }, PING_MS);
@@ -88,7 +88,7 @@ export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
   const offState = line.onState((up) => {
     if (up) return write(['WHO?']);
     hello = undefined;
-    io.offline();
+    io.offline('serial port closed (cable pulled?)');
   });
 
   return {

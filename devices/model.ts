@@ -69,7 +69,8 @@ export interface WiredIo {
   request(leaf: InLeaf, body: Record<string, unknown>): Promise<void>;
   /** The device is there (again), or its condition changed. */
   online(c?: WiredCondition): void;
-  offline(): void;
+  /** The device is gone; `why` is shown in /health and the log (port closed, no answer, ...). */
+  offline(why?: string): void;
   /** Asks the hub for the device's current state (sent through `send`). */
   wantsState(): void;
 }

@@ -51,7 +51,7 @@ function open(io: WiredIo): WiredDevice {
   const faults = (): string[] => (paper === undefined ? ['printer_absent'] : paper === 'out' ? ['paper_out'] : paper === 'low' ? ['paper_low'] : []);
   const canIssue = () => ready && paper !== undefined && paper !== 'out';
   const report = () => {
-    if (!ready) return io.offline();
+    if (!ready) return io.offline('the Arduino does not answer (no StandardFirmata, or the cable is out)');
     io.online({ model: 'wired-dispenser', faults: faults() });
     panel.led(canIssue() ? 'on' : 'blink');
   };
@@ -61,7 +61,7 @@ function open(io: WiredIo): WiredDevice {
     paper = await printer.paper(800);
     if (paper !== was) {
       if (paper === 'out' || paper === undefined) io.log.warn({ paper: paper ?? 'no answer' }, 'printer cannot print: the dispenser stops issuing tickets');
-      else if (was === 'out' || was === undefined) io.log.info({ paper }, 'printer ready: the dispenser issues tickets again');
+      else if (was === 'out' || was === undefined) io.log.info({ paper, buttons: ready ? 'ready' : 'waiting for the Arduino' }, ready ? 'printer answers: the dispenser issues tickets' : 'printer answers; the buttons wait for the Arduino');
     }
     report();
   };

@@ -249,6 +249,8 @@ export class FirmataPanel extends EventEmitter<FirmataPanelEvents> {
   private session: Session | undefined;
   private sessions = 0;
   private retry: NodeJS.Timeout | undefined;
+  private handshakeFailures = 0;
+  private lastHandshakeLog = 0;
   private ledMode: LedMode = 'off';
   private beepTimer: NodeJS.Timeout | undefined;
   private beepEnd = 0;
@@ -403,6 +405,7 @@ export class FirmataPanel extends EventEmitter<FirmataPanelEvents> {
     }
     this.setupFailed = false;
     const fw = s.io.firmware;
+    this.handshakeFailures = 0;
     this.log?.info({ session: s.n, firmware: fw.name, version: fw.version ? `${fw.version.major}.${fw.version.minor}` : undefined, pins: s.io.pins.length }, 'firmata: board ready');
     this.safeEmit('ready');
   }
@@ -417,7 +420,12 @@ export class FirmataPanel extends EventEmitter<FirmataPanelEvents> {
     // Only johnny-five's connect timeout gets here before "ready": the
     // version query was lost (sent while the bootloader ran) or the sketch
     // is not StandardFirmata. A new Firmata asks again.
-    this.log?.warn({ session: s.n, err: message, afterMs: this.readyTimeoutMs }, 'firmata: no handshake with the board; trying again (is StandardFirmata flashed?)');
+    // The first failure is news; the same one every few seconds for hours is not (once a minute after that).
+    this.handshakeFailures++;
+    const now = Date.now();
+    const level = this.handshakeFailures === 1 || now - this.lastHandshakeLog >= 60_000 ? 'warn' : 'debug';
+    if (level === 'warn') this.lastHandshakeLog = now;
+    this.log?.[level]({ session: s.n, err: message.split('\n')[0], afterMs: this.readyTimeoutMs, failures: this.handshakeFailures }, 'firmata: no handshake with the board; trying again (is StandardFirmata flashed?)');
     this.session = undefined;
     this.teardown(s);
     this.retry = setTimeout(() => this.connect(), 0);

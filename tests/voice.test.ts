@@ -146,6 +146,20 @@ describe('a clip pack (espeak-ng demo pack)', () => {
     expect(ok.stdout).toContain('OK — 156 clips at 22050 Hz');
   });
 
+  it('qhub voice sdcard lays the pack out for a DFPlayer: folder per language, files by inventory number', () => {
+    const cfg = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ pack })));
+    const card = join(dir, 'sdcard');
+    const run = spawnSync(process.execPath, [CLI, 'voice', 'sdcard', card, '--config', cfg.config, '--data', dir], { encoding: 'utf8', env: { ...process.env, QHUB_SUPERVISOR_SECRET: 'x-secret-1234' } });
+    expect(run.status).toBe(0);
+    expect(readdirSync(card).sort()).toEqual(['01', '02', '03']);
+    expect(readdirSync(join(card, '01'))).toHaveLength(94);
+    expect(readdirSync(join(card, '02'))).toHaveLength(61);
+    // The track the hub asks the module for is the file of that clip: 01/001 is Arabic "0", 03/001 the chime.
+    const p = VoicePack.load(pack);
+    expect(readWav(readFileSync(join(card, '01', '001.wav'))).samples).toEqual(p.clip({ lang: 'ar', id: '0' })!.samples);
+    expect(readWav(readFileSync(join(card, '03', '001.wav'))).samples).toEqual(p.clip({ lang: 'sound', id: 'chime' })!.samples);
+  });
+
   it('qhub voice text prints the words of a call on one line', () => {
     const env = { ...process.env, QHUB_SUPERVISOR_SECRET: 'x-secret-1234' };
     const ar = spawnSync(process.execPath, [CLI, 'voice', 'text', 'A042', '--window', '3', '--lang', 'ar'], { encoding: 'utf8', env });

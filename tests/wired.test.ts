@@ -102,7 +102,7 @@ describe('a center with only wired devices', () => {
       tracks.set(`${f.folder}/${f.track}`, 40);
     }
 
-  const health = async () => (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { devices: { list: { id: string; online: boolean; faults?: string[] }[] } };
+  const health = async () => (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { devices: { list: { id: string; online: boolean; faults?: string[]; why?: string }[] } };
   const device = async (id: string) => (await health()).devices.list.find((d) => d.id === id);
 
   beforeAll(async () => {
@@ -235,6 +235,8 @@ describe('a center with only wired devices', () => {
     await pty.bus.unplug();
     await until('led-w1 offline', async () => (await device('led-w1'))?.online === false, 20_000);
     await until('led-w1 status offline', () => status.get('led-w1')?.state === 'offline');
+    // /health says why, for the technician.
+    expect(await device('led-w1')).toMatchObject({ online: false, why: expect.stringMatching(/serial port closed|no answer on the RS-485 bus/) });
     // While the bus is away window 1 finishes A001 and calls A002: two states for the display; the newest wins.
     keypad.send('K 3 DONE');
     await until('OK 3', () => keypad.lines.includes('OK 3'));
@@ -265,6 +267,26 @@ describe('a center with only wired devices', () => {
     // No crash, and nothing at error level in the hub's log.
     expect(hub.proc.exitCode).toBeNull();
     expect(hub.logs.filter((l) => (l.level as number) >= 50).map((l) => l.msg)).toEqual([]);
+  });
+
+  it('the line protocol: quick requests each get their OK, and the tail of a refused overlong line is never run', async () => {
+    const from = keypad.lines.length;
+    keypad.port.write('K 7 SCREEN\r\nK 8 SCREEN\r\n');
+    await until('OK 7 and OK 8', () => keypad.lines.slice(from).includes('OK 7') && keypad.lines.slice(from).includes('OK 8'));
+    // A cable that garbles: an overlong line with what looks like a request in its tail, in 8-byte pieces as a UART delivers them.
+    const screen = keypad.last('S ');
+    const garbage = Buffer.from(`K 42 CALL ${'Q'.repeat(190)}K 43 DONE\r\n`);
+    const mark = keypad.lines.length;
+    for (let i = 0; i < garbage.length; i += 8) {
+      keypad.port.write(garbage.subarray(i, i + 8));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    keypad.send('K 44 SCREEN');
+    await until('OK 44', () => keypad.lines.includes('OK 44'));
+    const after = keypad.lines.slice(mark);
+    expect(after.filter((l) => l.startsWith('ERR'))).toEqual(['ERR - bad_line line too long']);
+    expect(after).not.toContain('OK 43');
+    expect(keypad.last('S ')).toBe(screen);
   });
 
   it('a device absent at boot comes online when its cable is plugged in, and gets what to show', async () => {

@@ -38,6 +38,8 @@ export class DeviceHub implements HubModule, LinkListener {
   private readonly lastCallSeq = new Map<number, number>();
   private readonly links = new Map<string, DeviceLink>();
   private readonly presence = new Map<string, Presence>();
+  /** Devices that were online and went away: since when, and why (for /health). */
+  private readonly gone = new Map<string, { since: number; why?: string }>();
   private readonly errors = new Throttle(1000);
   private readonly devices: DeviceConfig[];
   /** Which devices show what: a committed event touches a window, a service or a zone, and only their devices are recomputed. */
@@ -96,6 +98,7 @@ export class DeviceHub implements HubModule, LinkListener {
         transport: d.transport.type,
         online: !!o,
         ...(o ? { since: new Date(o.since).toISOString(), model: o.model, fw: o.fw, ...(o.faults?.length ? { faults: o.faults } : {}) } : {}),
+        ...(!o && this.gone.has(d.id) ? { offlineSince: new Date(this.gone.get(d.id)!.since).toISOString(), why: this.gone.get(d.id)!.why } : {}),
       };
     });
     const online = list.filter((d) => d.online).length;
@@ -115,12 +118,14 @@ export class DeviceHub implements HubModule, LinkListener {
   online(d: DeviceConfig, info: { model?: string; fw?: string; faults?: string[] }): void {
     // Called again when a device's condition changes: it stays online since it first came.
     const since = this.presence.get(d.id)?.since ?? Date.now();
+    this.gone.delete(d.id);
     this.presence.set(d.id, { since, ...info });
     this.ctx.bus.emit('device.online', { device: d, ...info });
   }
 
-  offline(d: DeviceConfig): void {
+  offline(d: DeviceConfig, why?: string): void {
     if (!this.presence.delete(d.id)) return;
+    this.gone.set(d.id, { since: Date.now(), ...(why ? { why } : {}) });
     this.ctx.bus.emit('device.offline', { device: d });
   }
 

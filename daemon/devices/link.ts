@@ -27,7 +27,8 @@ export interface LinkListener {
   request(device: DeviceConfig, leaf: InLeaf, payload: Buffer): void | Promise<void>;
   /** The device is there; called again when its condition changes (faults: e.g. `paper_out`). */
   online(device: DeviceConfig, info: { model?: string; fw?: string; faults?: string[] }): void;
-  offline(device: DeviceConfig): void;
+  /** The device is gone; `why` (port closed, no answer, disconnected) is shown in /health. */
+  offline(device: DeviceConfig, why?: string): void;
   /** The device (re)subscribed or reconnected and needs its current state. */
   wantsState(device: DeviceConfig): void;
 }

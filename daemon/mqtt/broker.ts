@@ -213,7 +213,7 @@ export class Broker implements HubModule, Transport {
       if (clients[c.id] && clients[c.id] !== c) return;
       this.noisy('info', `disconnected/${p.device.id}`, { device: p.device.id }, 'device disconnected');
       if (!this.closing) this.publish(devTopic(p.device.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
-      this.listener?.offline(p.device);
+      this.listener?.offline(p.device, 'disconnected from the broker');
     });
     aedes.on('subscribe', (subs: Subscription[], c: QClient) => {
       const p = c.qhub;
@@ -425,7 +425,7 @@ export class Broker implements HubModule, Transport {
       } else {
         // Who is online is the device hub's to know (it ignores an offline it already had).
         this.noisy('info', `says-offline/${d.id}`, { device: d.id }, 'device says it goes offline');
-        this.listener?.offline(d);
+        this.listener?.offline(d, 'said offline');
       }
       return;
     }

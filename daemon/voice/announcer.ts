@@ -126,7 +126,11 @@ export class Announcer implements HubModule {
   start(): void {
     this.pack = VoicePack.load(this.packDir);
     const problems = describeProblems(this.packDir, this.pack.problems);
-    if (this.pack.size === 0) this.log.warn({ pack: this.packDir }, 'no voice clips: calls are sent as text only; run "qhub voice pack" for a demo pack (needs espeak-ng)');
+    if (this.pack.size === 0)
+      this.log.warn(
+        { pack: this.packDir },
+        'no voice clips here: networked speakers get the words and clip ids but no rendered call, the Pi\'s audio out stays silent (a DFPlayer plays from its own SD card); run "qhub voice pack" for a demo pack (needs espeak-ng)',
+      );
     else for (const line of problems) this.log.warn({ pack: this.packDir }, line);
     const zoneOf = zonesOf(this.config);
     this.speakers = this.config.devices.filter((d) => d.enabled && modelOf(d).accepts.includes('announce')).map((device) => ({ device, link: this.ctx.links.link(device) }));

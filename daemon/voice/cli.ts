@@ -4,17 +4,19 @@
  *   qhub voice play A042 --window 3 [--lang …] [--out FILE] [--device ALSA]
  *   qhub voice check
  *   qhub voice pack [--out DIR] [--if-missing]
+ *   qhub voice sdcard DIR
  * Common: --config FILE, --data DIR (the pack is `voice.pack` under the data directory).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkCenterFile, formatProblem } from '../../config/load.js';
 import type { CenterConfig } from '../../config/schema.js';
 import { composeFor, type Lang } from './announcer.js';
 import { describeProblems, generateDemoPack, VoicePack } from './pack.js';
+import { writeWav } from './wav.js';
 import { clipsText } from './words.js';
 
 export const VOICE_USAGE = `usage:
@@ -22,6 +24,7 @@ export const VOICE_USAGE = `usage:
   qhub voice play TICKET --window N [--lang ...] [--out FILE] [--device DEV]     render it with the pack and play it (aplay), or write it to FILE
   qhub voice check                                                             name every missing or unreadable clip of the pack
   qhub voice pack [--out DIR] [--if-missing]                                   write a complete demo pack with espeak-ng
+  qhub voice sdcard DIR                                                        write the pack as a DFPlayer Mini's SD card (01/001.wav …)
 options: --config FILE, --data DIR (the pack is voice.pack under the data directory, default DATA/voice)`;
 
 function load(configFile: string): CenterConfig | undefined {
@@ -117,6 +120,27 @@ export async function voiceCommand(args: string[], configFile: (given?: string) 
           done(0);
         }),
       );
+    }
+    case 'sdcard': {
+      const out = positionals[0];
+      if (!out) {
+        console.error(`the SD card's folder is needed\n${VOICE_USAGE}`);
+        return 1;
+      }
+      const pack = VoicePack.load(packDir);
+      for (const line of describeProblems(packDir, pack.problems)) console.error(line);
+      const { dfCardLayout } = await import('../../devices/dfplayer-speaker.js');
+      let written = 0;
+      for (const f of dfCardLayout()) {
+        const pcm = pack.clip({ lang: f.lang, id: f.id });
+        if (!pcm) continue;
+        const file = resolve(out, f.file.replace(/\.mp3$/, '.wav'));
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, writeWav(pcm));
+        written++;
+      }
+      console.log(`${resolve(out)}: ${written} files (01 Arabic, 02 English, 03 sounds; a clip's number is its place in the inventory); copy them to the card's root`);
+      return written ? 0 : 1;
     }
     case 'pack': {
       const out = values.out ? resolve(values.out) : packDir;

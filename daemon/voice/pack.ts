@@ -108,6 +108,11 @@ export class VoicePack {
     return this.clips.has(`${c.lang}/${c.id}`);
   }
 
+  /** A clip's samples (trimmed), if the pack has it. */
+  clip(c: ClipRef): Pcm | undefined {
+    return this.clips.get(`${c.lang}/${c.id}`);
+  }
+
   durationOf(c: ClipRef): number | undefined {
     const pcm = this.clips.get(`${c.lang}/${c.id}`);
     return pcm ? durationMs(pcm) : undefined;

@@ -156,12 +156,12 @@ export class WiredTransport implements HubModule, Transport {
         else log.info({ ...c }, 'wired device condition changed');
         this.listener?.online(d, c);
       },
-      offline: () => {
+      offline: (why?: string) => {
         if (!online) return;
         online = false;
         last = '';
-        log.warn('wired device offline');
-        this.listener?.offline(d);
+        log.warn({ why }, 'wired device offline');
+        this.listener?.offline(d, why);
       },
       wantsState: () => this.listener?.wantsState(d),
     };
