@@ -146,6 +146,25 @@ describe('a clip pack (espeak-ng demo pack)', () => {
     expect(ok.stdout).toContain('OK — 156 clips at 22050 Hz');
   });
 
+  it('the hub names a pack\'s missing clips one by one at start, and runs', async () => {
+    const broken = join(dir, 'broken-at-start');
+    execFileSync('cp', ['-r', pack, broken]);
+    unlinkSync(join(broken, 'en', '7.wav'));
+    unlinkSync(join(broken, 'ar', 'wa.90.wav'));
+    const cfg = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ pack: broken })));
+    const hub = await startHub(cfg.config, join(dir, 'data-broken'));
+    try {
+      const lines = hub.logs.filter((l) => l.mod === 'announcer' && l.level === 40).map((l) => l.msg as string);
+      expect(lines).toContain(`${join(broken, 'en', '7.wav')}: en clip "7": file missing`);
+      expect(lines).toContain(`${join(broken, 'ar', 'wa.90.wav')}: ar clip "wa.90": file missing`);
+      expect(lines).toHaveLength(2);
+      const health = (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { voice: { clips: number; packProblems: number } };
+      expect(health.voice).toEqual({ clips: 154, packProblems: 2 });
+    } finally {
+      await hub.stop();
+    }
+  });
+
   it('qhub voice sdcard lays the pack out for a DFPlayer: folder per language, files by inventory number', () => {
     const cfg = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ pack })));
     const card = join(dir, 'sdcard');
