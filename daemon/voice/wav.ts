@@ -15,7 +15,10 @@ export class WavError extends Error {}
 
 const LE = endianness() === 'LE';
 
-/** Reads a RIFF/WAVE file of 16-bit PCM, mono; anything else is refused with what it is and how to convert it. */
+/**
+ * Reads a RIFF/WAVE file of 16-bit PCM, mono; anything else is refused with
+ * what it is and how to convert it. The samples may share memory with `buf`.
+ */
 export function readWav(buf: Buffer): Pcm {
   if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') throw new WavError('not a WAV file (no RIFF/WAVE header)');
   let off = 12;
@@ -36,9 +39,9 @@ export function readWav(buf: Buffer): Pcm {
       const end = Math.min(buf.length, size === 0xffffffff ? buf.length : body + size);
       const n = Math.floor((end - body) / 2);
       let samples: Int16Array;
-      if (LE) {
-        // A copy into its own (aligned) memory: WAV data is little-endian, as is every machine qhub runs on.
-        samples = new Int16Array(buf.buffer.slice(buf.byteOffset + body, buf.byteOffset + body + 2 * n));
+      if (LE && (buf.byteOffset + body) % 2 === 0) {
+        // A view on the file's bytes, no copy (WAV data is little-endian, as is every machine qhub runs on): whoever keeps the samples copies them (trim does).
+        samples = new Int16Array(buf.buffer, buf.byteOffset + body, n);
       } else {
         samples = new Int16Array(n);
         for (let i = 0; i < n; i++) samples[i] = buf.readInt16LE(body + 2 * i);
@@ -77,6 +80,7 @@ export const SILENCE = 330;
 /**
  * Cuts the silence at both ends, keeping `marginMs` of it so a word's
  * breath-in and fade-out stay; a clip of only silence stays one margin long.
+ * Always a copy, exactly as long as what is kept.
  */
 export function trim(p: Pcm, marginMs = 10): Pcm {
   const s = p.samples;
