@@ -22,6 +22,7 @@ import type { TicketView } from './render/ticket.js';
 import type { ModelDefinition, WiredDevice, WiredIo } from './model.js';
 
 const PAPER_POLL_MS = 10_000;
+const PRINT_EXPIRE_MS = 30_000;
 
 function open(io: WiredIo): WiredDevice {
   const t = io.device.transport;
@@ -108,7 +109,8 @@ function open(io: WiredIo): WiredDevice {
         .then(({ ticketBytes }) => {
           const job = ticketBytes(view, { widthDots });
           bytes = job.length;
-          return printer.print(job);
+          // A ticket printed minutes late would go to the wrong person: if the printer is away longer than this, it is reported, not printed.
+          return printerLine.write(job, { expireMs: PRINT_EXPIRE_MS });
         })
         .then(() => {
           stats.printed++;
@@ -116,7 +118,7 @@ function open(io: WiredIo): WiredDevice {
         })
         .catch((e: Error) => {
           stats.printFailures++;
-          io.log.error({ t: view.t, err: e.message }, 'ticket not printed');
+          io.log.error({ t: view.t, err: e.message }, `ticket ${view.t} was issued but not printed: the citizen who pressed has no ticket`);
         })
         .finally(() => void readPaper());
     },
