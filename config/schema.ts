@@ -294,6 +294,8 @@ export const Voice = z
     inquiry: z.enum(['digits', 'pairs', 'triples']).default('digits'),
     /** A zone with this many calls still waiting to be spoken gets the short form (no chime, fewer words). */
     shortenAt: z.number().int().min(1).max(100).default(2),
+    /** When every speaker of a zone is away, a call waits this long for one to come back before it is given up (and logged). */
+    holdMs: z.number().int().min(0).max(600_000).default(60_000),
     /** A speaker that has not said `played` this long after a call's length is taken to be done. */
     playedTimeoutMs: z.number().int().min(200).max(60_000).default(3000),
     /** The Pi's own audio output (ALSA): plays the calls of these zones. */

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeFor, ZoneQueue } from '../daemon/voice/announcer.js';
+import { espeakArabic } from '../daemon/voice/espeak.js';
 import { generateDemoPack, VoicePack } from '../daemon/voice/pack.js';
+import { CLIPS } from '../daemon/voice/words.js';
 import { readWav } from '../daemon/voice/wav.js';
 import type { Call } from '../daemon/devices/views.js';
 import { CLI, connectDevice, exampleSecrets, startHub, testCenter, type RunningHub, type TestDevice } from './helpers/hub.js';
@@ -54,6 +56,23 @@ describe('one announcement queue per zone', () => {
     expect(q.shortened).toBe(5);
   });
 
+  it('a call whose window has called another number before its turn is not spoken; a recall of the same number is', async () => {
+    const said: string[] = [];
+    const q = new ZoneQueue({
+      shortenAt: 99,
+      speak: async (c) => {
+        said.push(`${c.t}@${c.w}${c.recall ? ' recall' : ''}`);
+        await new Promise((r) => setTimeout(r, 20));
+      },
+    });
+    q.push(call(1, 'B001', 3)); // speaking while the rest arrive
+    q.push(call(2, 'A005', 1));
+    q.push(call(3, 'A006', 1)); // window 1 moved on: A005 is no longer expected there
+    q.push(call(4, 'A006', 1, true));
+    await expect.poll(() => said, { timeout: 2000 }).toEqual(['B001@3', 'A006@1', 'A006@1 recall']);
+    expect(q.superseded).toBe(1);
+  });
+
   it('a call that cannot be spoken does not silence the ones after it', async () => {
     const said: number[] = [];
     const q = new ZoneQueue({
@@ -74,6 +93,10 @@ describe('one announcement queue per zone', () => {
     expect(short.clips.some((c) => c.id === 'chime')).toBe(false);
     expect(short.clips.length).toBeLessThan(full.clips.length);
     expect(short.text.ar).toBe('رقم إيه اثنان وأربعون شباك ثلاثة');
+    // voice.chime: false leaves out the chime only: the full wording stays, and the text says the same as the clips.
+    const noChime = composeFor({ t: 'A042', w: 3 }, ['en'], { chime: false, short: false, inquiry: 'digits' });
+    expect(noChime.clips.map((c) => c.id)).toEqual(['number', 'letter.A', '40', '2', 'go.to.window', '3']);
+    expect(noChime.text.en).toBe('number A forty two please go to window three');
   });
 });
 
@@ -177,6 +200,15 @@ describe('a clip pack (espeak-ng demo pack)', () => {
     const p = VoicePack.load(pack);
     expect(readWav(readFileSync(join(card, '01', '001.wav'))).samples).toEqual(p.clip({ lang: 'ar', id: '0' })!.samples);
     expect(readWav(readFileSync(join(card, '03', '001.wav'))).samples).toEqual(p.clip({ lang: 'sound', id: 'chime' })!.samples);
+  });
+
+  it('the demo pack says Arabic with its vowels (espeak-ng reads plain Arabic without them), and is never written over a pack unasked', async () => {
+    for (const id of Object.keys(CLIPS.ar)) expect(espeakArabic(id), id).toBeDefined();
+    const phonemes = (text: string) => execFileSync('espeak-ng', ['-v', 'ar', '-q', '-x', text], { encoding: 'utf8' }).trim();
+    expect(phonemes(CLIPS.ar['5']!)).toBe("Xmst"); // what a plain clip text would give: no vowels
+    expect(phonemes(espeakArabic('5')!)).toBe("X'amsah");
+    expect(phonemes(espeakArabic('100')!)).toBe("m'i?ah");
+    await expect(generateDemoPack(pack)).rejects.toThrow(/already holds a pack .*--force/);
   });
 
   it('qhub voice text prints the words of a call on one line', () => {

@@ -38,7 +38,9 @@ export type Lang = 'ar' | 'en';
 export function composeFor(call: Pick<Call, 't' | 'w' | 'inquiry'>, languages: readonly Lang[], o: { chime: boolean; short: boolean; inquiry: 'digits' | 'pairs' | 'triples' }): { clips: ClipRef[]; text: Partial<Record<Lang, string>> } {
   const lang = languages.length > 1 ? 'both' : (languages[0] ?? 'ar');
   const spec = { t: call.t, w: call.w, inquiryReading: o.inquiry, ...(call.inquiry ? { inquiry: true } : {}) };
-  const clips = composeCall({ ...spec, lang, chime: o.chime && !o.short }).clips;
+  // composeCall's `chime: false` is its short form; `voice.chime: false` only leaves the chime out of the full form.
+  let clips = composeCall({ ...spec, lang, chime: !o.short }).clips;
+  if (!o.chime) clips = clips.filter((c) => !(c.lang === 'sound' && c.id === 'chime'));
   const text: Partial<Record<Lang, string>> = {};
   for (const l of languages) text[l] = composeCall({ ...spec, lang: l, chime: !o.short }).text;
   return { clips, text };
@@ -48,12 +50,17 @@ export function composeFor(call: Pick<Call, 't' | 'w' | 'inquiry'>, languages: r
  * One zone's calls: in the order they were pushed, one at a time. `speak`
  * resolves when the call has been heard everywhere it goes; a call that
  * starts with others waiting behind it (`shortenAt` in all) is spoken short.
+ * A call whose window has since called another number (waiting behind it
+ * in the queue) is not spoken: that citizen is no longer expected there,
+ * and sending them would call the wrong ticket. A recall of the same number
+ * is not "another number": both are spoken.
  */
 export class ZoneQueue {
   private readonly queue: Call[] = [];
   private running = false;
   spoken = 0;
   shortened = 0;
+  superseded = 0;
 
   constructor(private readonly o: { shortenAt: number; speak: (call: Call, short: boolean) => Promise<void>; log?: Logger }) {}
 
@@ -71,8 +78,14 @@ export class ZoneQueue {
     this.running = true;
     try {
       while (this.queue.length) {
-        const short = this.queue.length >= this.o.shortenAt;
         const call = this.queue.shift()!;
+        const later = this.queue.find((c) => c.w === call.w && c.t !== call.t);
+        if (later) {
+          this.superseded++;
+          this.o.log?.info({ t: call.t, w: call.w, then: later.t }, `call of ${call.t} at window ${call.w} not spoken: the window called ${later.t} before its turn came`);
+          continue;
+        }
+        const short = this.queue.length + 1 >= this.o.shortenAt;
         if (short) this.shortened++;
         try {
           await this.o.speak(call, short);
@@ -108,7 +121,7 @@ export class Announcer implements HubModule {
   private readonly unsubscribe: (() => void)[] = [];
   private pack?: VoicePack;
   private readonly languages: Lang[];
-  private readonly stats = { announced: 0, sent: 0, played: 0, timedOut: 0, missingClips: 0, localFailures: 0 };
+  private readonly stats = { announced: 0, sent: 0, played: 0, timedOut: 0, missingClips: 0, localFailures: 0, unheard: 0 };
   private stopped = false;
 
   constructor(private readonly ctx: HubContext) {
@@ -131,7 +144,10 @@ export class Announcer implements HubModule {
         { pack: this.packDir },
         'no voice clips here: networked speakers get the words and clip ids but no rendered call, the Pi\'s audio out stays silent (a DFPlayer plays from its own SD card); run "qhub voice pack" for a demo pack (needs espeak-ng)',
       );
-    else for (const line of problems) this.log.warn({ pack: this.packDir }, line);
+    else {
+      for (const line of problems) this.log.warn({ pack: this.packDir }, line);
+      this.log.info({ pack: this.packDir, clips: this.pack.size, rate: this.pack.rate, problems: problems.length }, 'voice pack loaded');
+    }
     const zoneOf = zonesOf(this.config);
     this.speakers = this.config.devices.filter((d) => d.enabled && modelOf(d).accepts.includes('announce')).map((device) => ({ device, link: this.ctx.links.link(device) }));
     const http = this.ctx.modules.get<HttpModule>('http');
@@ -167,10 +183,11 @@ export class Announcer implements HubModule {
   }
 
   health(): ModuleHealth {
-    const zones = Object.fromEntries([...this.zones].map(([z, q]) => [z, { waiting: q.waiting, spoken: q.spoken, shortened: q.shortened }]));
+    const zones = Object.fromEntries([...this.zones].map(([z, q]) => [z, { waiting: q.waiting, spoken: q.spoken, shortened: q.shortened, superseded: q.superseded }]));
     const problems = this.pack?.problems.length ?? 0;
+    // A pack with holes is something to fix (calls go out with words missing); no pack at all is a choice (text-only speakers).
     return {
-      ok: true,
+      ok: problems === 0 || (this.pack?.size ?? 0) === 0,
       summary: { voice: { clips: this.pack?.size ?? 0, packProblems: problems } },
       detail: { pack: this.packDir, speakers: this.speakers.length, languages: this.languages, zones, ...this.stats },
     };
@@ -215,18 +232,43 @@ export class Announcer implements HubModule {
     this.stats.announced++;
     this.ctx.bus.emit('voice.call', { zone: call.zone, id: call.seq, t: call.t, w: call.w, recall: call.recall, short, ...(path ? { path, durationMs } : {}) });
     const waits: Promise<void>[] = [];
-    for (const s of this.speakers) {
-      const b = s.device.bind;
-      if (b.zone !== undefined ? b.zone !== call.zone : b.window !== call.w) continue;
+    const mine = this.speakers.filter((s) => (s.device.bind.zone !== undefined ? s.device.bind.zone === call.zone : s.device.bind.window === call.w));
+    const local = !!(v.local && r && v.local.zones.includes(call.zone));
+    if (mine.length && !local && !mine.some((s) => this.online.has(s.device.id))) {
+      // Every speaker of the zone is away (a Wi-Fi drop, a reboot): the call waits for one to come back, for a while.
+      const back = await this.someoneOnline(mine, v.holdMs);
+      if (!back) {
+        this.stats.unheard++;
+        this.log.warn({ t: call.t, w: call.w, zone: call.zone, waitedMs: v.holdMs }, `call of ${call.t} at window ${call.w} not heard: no speaker of zone ${call.zone} is online`);
+        return;
+      }
+    }
+    for (const s of mine) {
       // An offline speaker would not hear it; the zone does not wait for it.
       if (!this.online.has(s.device.id)) continue;
       s.link.send('announce', body);
       this.stats.sent++;
       waits.push(this.played(s.device, call.seq, durationMs + v.playedTimeoutMs));
     }
-    if (v.local && r && v.local.zones.includes(call.zone)) waits.push(this.playLocal(call.seq, r, v.local.device, durationMs + v.playedTimeoutMs));
+    if (local && v.local && r) waits.push(this.playLocal(call.seq, r, v.local.device, durationMs + v.playedTimeoutMs));
     await Promise.all(waits);
     this.log.debug({ t: call.t, w: call.w, zone: call.zone, recall: call.recall, short, durationMs, outputs: waits.length }, 'call announced');
+  }
+
+  /** Until one of these speakers is online (true), or `ms` passed (false). */
+  private someoneOnline(speakers: Speaker[], ms: number): Promise<boolean> {
+    return new Promise((done) => {
+      const check = () => speakers.some((s) => this.online.has(s.device.id));
+      const timer = setInterval(() => {
+        if (check() || this.stopped) finish(check());
+      }, 100);
+      const giveUp = setTimeout(() => finish(check()), ms);
+      const finish = (ok: boolean) => {
+        clearInterval(timer);
+        clearTimeout(giveUp);
+        done(ok);
+      };
+    });
   }
 
   /** Until the speaker says it played this call, or the call's length plus the grace has passed. */

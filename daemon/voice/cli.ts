@@ -8,7 +8,7 @@
  * Common: --config FILE, --data DIR (the pack is `voice.pack` under the data directory).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,7 +23,7 @@ export const VOICE_USAGE = `usage:
   qhub voice text TICKET --window N [--lang ar|en|both] [--inquiry] [--short]   the words of that call, on one line
   qhub voice play TICKET --window N [--lang ...] [--out FILE] [--device DEV]     render it with the pack and play it (aplay), or write it to FILE
   qhub voice check                                                             name every missing or unreadable clip of the pack
-  qhub voice pack [--out DIR] [--if-missing]                                   write a complete demo pack with espeak-ng
+  qhub voice pack [--out DIR] [--if-missing|--force]                           write a complete demo pack with espeak-ng (never over a pack without --force)
   qhub voice sdcard DIR                                                        write the pack as a DFPlayer Mini's SD card (01/001.wav …)
 options: --config FILE, --data DIR (the pack is voice.pack under the data directory, default DATA/voice)`;
 
@@ -52,6 +52,7 @@ export async function voiceCommand(args: string[], configFile: (given?: string) 
       out: { type: 'string' },
       device: { type: 'string' },
       'if-missing': { type: 'boolean' },
+      force: { type: 'boolean' },
     },
   });
   const config = load(configFile(values.config));
@@ -60,10 +61,22 @@ export async function voiceCommand(args: string[], configFile: (given?: string) 
   const packDir = resolve(dataDir, config.voice.pack);
 
   const call = (): { clips: ReturnType<typeof composeFor>['clips']; text: string } | number => {
-    const t = positionals[0];
+    const [t, ...extra] = positionals;
+    if (!t) {
+      console.error(`the number to call is needed (a ticket like A042, or with --inquiry an inquiry number)\n${VOICE_USAGE}`);
+      return 1;
+    }
+    if (extra.length) {
+      console.error(`one number at a time: "${extra.join(' ')}" is not understood (--inquiry takes no value: the number itself is the inquiry number)`);
+      return 1;
+    }
     const w = Number(values.window);
-    if (!t || !Number.isInteger(w) || w < 1) {
-      console.error(`a ticket and --window N are needed\n${VOICE_USAGE}`);
+    if (values.window === undefined || !/^\d+$/.test(values.window) || w < 1 || w > 999) {
+      console.error(`--window: ${values.window === undefined ? 'missing' : `"${values.window}" is not a window number`}; windows are numbered 1 to 999`);
+      return 1;
+    }
+    if (values.lang !== undefined && !['ar', 'en', 'both'].includes(values.lang)) {
+      console.error(`--lang: "${values.lang}"; use ar, en or both`);
       return 1;
     }
     const langs: Lang[] = values.lang === 'ar' || values.lang === 'en' ? [values.lang] : values.lang === 'both' ? ['ar', 'en'] : (config.voice.languages ?? config.center.languages);
@@ -102,19 +115,23 @@ export async function voiceCommand(args: string[], configFile: (given?: string) 
         return 1;
       }
       const r = pack.render(c.clips, config.voice);
-      for (const m of r.missing) console.error(`missing clip ${m.lang}/${m.id}: left out of the call`);
+      for (const m of r.missing) console.error(`clip ${m.lang}/${m.id} missing or unreadable (qhub voice check says why): left out of the call`);
       console.log(`${c.text}\n${r.durationMs} ms, ${r.parts.length} clips`);
-      const file = values.out ? resolve(values.out) : join(mkdtempSync(join(tmpdir(), 'qhub-voice-')), 'call.wav');
-      writeFileSync(file, r.wav);
       if (values.out) {
-        console.log(`written to ${file}`);
+        writeFileSync(resolve(values.out), r.wav);
+        console.log(`written to ${resolve(values.out)}`);
         return 0;
       }
+      const tmp = mkdtempSync(join(tmpdir(), 'qhub-voice-'));
+      const file = join(tmp, 'call.wav');
+      writeFileSync(file, r.wav);
       const device = values.device ?? config.voice.local?.device ?? 'default';
       return new Promise<number>((done) =>
-        execFile('aplay', ['-q', '-D', device, file], (err) => {
+        execFile('aplay', ['-q', '-D', device, file], (err, _out, stderr) => {
+          rmSync(tmp, { recursive: true, force: true });
           if (err) {
-            console.error(`aplay -D ${device} failed: ${err.message.split('\n')[0]} (the call is in ${file})`);
+            // aplay's own words say what is wrong (no card, no such device).
+            console.error(`aplay -D ${device} failed: ${(stderr || err.message).trim().split('\n')[0]} (qhub voice play --out FILE writes the call instead)`);
             return done(1);
           }
           done(0);
@@ -140,13 +157,18 @@ export async function voiceCommand(args: string[], configFile: (given?: string) 
         written++;
       }
       console.log(`${resolve(out)}: ${written} files (01 Arabic, 02 English, 03 sounds; a clip's number is its place in the inventory); copy them to the card's root`);
-      return written ? 0 : 1;
+      if (pack.problems.length) console.error(`${pack.problems.length} clips are not on the card (named above): the DFPlayer skips them`);
+      return written && !pack.problems.length ? 0 : 1;
     }
     case 'pack': {
       const out = values.out ? resolve(values.out) : packDir;
-      if (values['if-missing'] && existsSync(join(out, 'ar', 'manifest.json'))) return 0;
+      if (values['if-missing'] && ['ar', 'en', 'sound'].some((l) => existsSync(join(out, l, 'manifest.json')))) {
+        const pack = VoicePack.load(out);
+        console.log(`${out}: a pack is there (${pack.size} clips${pack.problems.length ? `, ${pack.problems.length} problems: qhub voice check names them` : ''}); not written over`);
+        return 0;
+      }
       try {
-        const r = await generateDemoPack(out, { onClip: (n, total) => process.stderr.isTTY && process.stderr.write(`\r${n}/${total} clips`) });
+        const r = await generateDemoPack(out, { force: !!values.force, onClip: (n, total) => process.stderr.isTTY && process.stderr.write(`\r${n}/${total} clips`) });
         if (process.stderr.isTTY) process.stderr.write('\n');
         console.log(`${out}: demo pack of ${r.clips} clips written (espeak-ng); replace files with recorded voices under the same ids`);
         return 0;

@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join as pathJoin } from 'node:path';
 import { promisify } from 'node:util';
+import { espeakArabic } from './espeak.js';
 import { CLIPS, SOUNDS, type ClipRef } from './words.js';
 import { chime, durationMs, join, readWav, trim, writeWav, type Pcm } from './wav.js';
 
@@ -175,13 +176,19 @@ export function describeProblems(dir: string, problems: readonly PackProblem[]):
 
 const run = promisify(execFile);
 
+export class PackExistsError extends Error {}
+
 /**
  * Writes a complete demo pack with espeak-ng (the chime is synthesized
  * here), so the hub speaks out of the box. Arabic with espeak-ng's `ar`
  * voice, English with `en-gb` (the British readings of words.ts).
  */
-export async function generateDemoPack(dir: string, o: { espeak?: string; onClip?: (done: number, total: number) => void } = {}): Promise<{ clips: number }> {
+export async function generateDemoPack(dir: string, o: { espeak?: string; force?: boolean; onClip?: (done: number, total: number) => void } = {}): Promise<{ clips: number }> {
   const espeak = o.espeak ?? 'espeak-ng';
+  // A center's recorded voices live here too: never written over without being asked.
+  const present = PACK_LANGS.filter((l) => existsSync(pathJoin(dir, l, 'manifest.json')));
+  if (present.length && !o.force)
+    throw new PackExistsError(`${dir} already holds a pack (${present.join(', ')}): writing the demo pack would replace its clips; use --force to do so, or --out another folder`);
   try {
     await run(espeak, ['--version']);
   } catch {
@@ -195,8 +202,9 @@ export async function generateDemoPack(dir: string, o: { espeak?: string; onClip
     const clips: Record<string, string> = {};
     for (const [id, words] of Object.entries(CLIPS[lang])) {
       const file = `${id}.wav`;
-      // -s 140: a little slower than espeak's default, as a hall announcement is.
-      await run(espeak, ['-v', voices[lang], '-s', '140', '-w', pathJoin(dir, lang, file), words]);
+      // -s 140: a little slower than espeak's default, as a hall announcement is. Arabic with its vowels marked (espeak.ts).
+      const say = lang === 'ar' ? (espeakArabic(id) ?? words) : words;
+      await run(espeak, ['-v', voices[lang], '-s', '140', '-w', pathJoin(dir, lang, file), say]);
       clips[id] = file;
       o.onClip?.(++done, total);
     }
