@@ -21,14 +21,27 @@ export class PtyPair {
 
   /** Starts socat and waits until both ends exist. */
   async plug(): Promise<this> {
+    return this.start([`pty,raw,echo=0,link=${this.hub}`, `pty,raw,echo=0,link=${this.device}`], [this.hub, this.device]);
+  }
+
+  /**
+   * Plugs the hub's end into a device that records everything into `file`
+   * from the first byte: no moment where the hub could write before the far
+   * end listens (as can happen between plug() and an emulator opening).
+   */
+  async plugToFile(file: string): Promise<this> {
+    return this.start([`pty,raw,echo=0,link=${this.hub}`, `OPEN:${file},creat,append`], [this.hub]);
+  }
+
+  private async start(args: string[], links: string[]): Promise<this> {
     if (this.proc) return this;
-    const p = spawn('socat', [`pty,raw,echo=0,link=${this.hub}`, `pty,raw,echo=0,link=${this.device}`], { stdio: 'ignore' });
+    const p = spawn('socat', args, { stdio: 'ignore' });
     this.proc = p;
     p.on('exit', () => {
       if (this.proc === p) this.proc = undefined;
     });
     const t0 = Date.now();
-    while (!(existsSync(this.hub) && existsSync(this.device))) {
+    while (!links.every((l) => existsSync(l))) {
       if (Date.now() - t0 > 5000) throw new Error(`socat did not create ${this.hub} within 5 s (is socat installed?)`);
       await new Promise((r) => setTimeout(r, 20));
     }
