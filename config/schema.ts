@@ -143,7 +143,10 @@ export const Window = z.strictObject({
 
 export const DEVICE_KINDS = ['dispenser', 'keypad', 'board', 'display', 'speaker'] as const;
 
-const devicePath = z.string().min(1, { error: 'must be a device path, preferably /dev/serial/by-id/... (the same adapter after a replug or reboot)' });
+const devicePath = z
+  .string()
+  .min(1, { error: 'must be a device path, preferably /dev/serial/by-id/... (the same adapter after a replug or reboot)' })
+  .refine((p) => p.startsWith('/'), { error: 'must be a full device path, like /dev/serial/by-id/usb-FTDI_...-if00-port0 (ls /dev/serial/by-id/ lists them)' });
 /** Data bits, parity (N, E, O, M, S) and stop bits, as printed on the device: 8N1. */
 const framing = z
   .string()
@@ -459,6 +462,10 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
         const pins = type === 'firmata' && Array.isArray(d.transport.buttons) ? d.transport.buttons.length : undefined;
         if (pins !== undefined && bound > pins)
           issue(['devices', i, 'transport', 'buttons'], `${pins} button pins for ${bound} bound services: give one pin per service, in the order of bind.services`);
+        if (type === 'serial' && d.transport.address !== undefined && !m.bus)
+          issue(['devices', i, 'transport', 'address'], `model "${m.model}" is not a bus device: an address is for Modbus displays sharing an RS-485 line; remove it`);
+        if (type === 'serial' && m.bauds && typeof d.transport.baud === 'number' && !m.bauds.includes(d.transport.baud))
+          issue(['devices', i, 'transport', 'baud'], `model "${m.model}" talks at ${m.bauds.join(' or ')} baud, not ${d.transport.baud}`);
         if (m.needs?.includes('printer') && type === 'firmata' && !d.transport.printer)
           issue(['devices', i, 'transport'], `model "${m.model}" prints tickets: add printer: {path: /dev/serial/by-id/...} to its transport`);
       }

@@ -97,5 +97,6 @@ export const dfplayerSpeaker: ModelDefinition = {
   sends: ['played'],
   accepts: ['announce'],
   languages: ['ar', 'en'],
+  bauds: [9600],
   wired: { open },
 };

@@ -34,6 +34,8 @@ export interface ModelDefinition {
   languages?: readonly ('ar' | 'en')[];
   /** Wired parts the transport config must name (check-config refuses a device without them). */
   needs?: readonly 'printer'[];
+  /** Serial speeds the model can talk at (a fixed-speed module); any when absent. */
+  bauds?: readonly number[];
   /** Devices of a bus protocol may share one serial line, each at its own address. */
   bus?: 'modbus';
   /** Displays with a fixed character set: why a ticket number cannot be shown, or undefined when it can (check-config asks for the widest ticket of each bound service). */

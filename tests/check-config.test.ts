@@ -428,6 +428,19 @@ describe('qhub check-config: device models and the links that carry them', () =>
       expect(run.out).toContain('window 5 serves "treasury" (tickets up to W888): a seven-segment display has no form for "W"');
     });
 
+    it('refuses a relative device path, an address on a device that is not on a bus, and a speed a fixed-speed module does not have', () => {
+      const text = withDevices(
+        '  - id: kpr\n    kind: keypad\n    model: line-keypad\n    transport: {type: serial, path: ttyUSB4, address: 7}\n    bind: {window: 1}\n' +
+          '  - id: dfp\n    kind: speaker\n    model: dfplayer-mini\n    transport: {type: serial, path: /dev/ttyUSB5, baud: 115200}\n    bind: {zone: hall}\n',
+      );
+      const file = writeCenter(text);
+      const run = checkConfig(file);
+      const at = lineWith(text, 'path: ttyUSB4');
+      expect(expectProblem(run, `${file}:${at}: devices[${n}].transport.path: `)).toContain('must be a full device path');
+      expect(expectProblem(run, `${file}:${at}: devices[${n}].transport.address: `)).toContain('is not a bus device');
+      expect(expectProblem(run, `${file}:${lineWith(text, 'baud: 115200')}: devices[${n + 1}].transport.baud: `)).toContain('talks at 9600 baud, not 115200');
+    });
+
     it('names the models wired over serial when a model is not', () => {
       const text = withDevices('  - id: kps\n    kind: keypad\n    model: qhub-keypad\n    transport: {type: serial, path: /dev/ttyUSB2}\n    bind: {window: 1}\n');
       const file = writeCenter(text);
