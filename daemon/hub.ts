@@ -18,7 +18,7 @@ import { Bus } from './spine/bus.js';
 import type { HubContext, HubEvents } from './spine/context.js';
 import { Modules, type HubModule } from './spine/module.js';
 import { Announcer } from './voice/announcer.js';
-import { WiredTransport, type WiredOptions } from './wired/transport.js';
+import { WiredTransport } from './wired/transport.js';
 
 export interface HubOptions {
   center: Pick<LoadedCenter, 'config' | 'secrets'>;
@@ -29,7 +29,6 @@ export interface HubOptions {
   clock?: () => number;
   /** More modules, started after the built-in ones and before HTTP opens (tests, tools). */
   extra?: (ctx: HubContext) => HubModule[];
-  wired?: WiredOptions;
 }
 
 export interface Hub {
@@ -54,7 +53,7 @@ export function createHub(o: HubOptions): Hub {
   // what uses them; HTTP opens last, when everything it reports on runs.
   const f = config.forward;
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
-  const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx, o.wired)] : [];
+  const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
   for (const m of [core, broker, ...wired, new DeviceHub(ctx), new Announcer(ctx), ...forwarders, new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {

@@ -4,12 +4,9 @@
  * over a real pseudo-terminal pair (socat) against an emulated module that
  * counts every clip cut off by a play command sent too early.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SerialPortMock } from 'serialport';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PtyPair } from './helpers/pty.js';
 import { DfParser, DfPlayer, dfFrame, type DfReport } from '../drivers/dfplayer.js';
 import { SerialLine } from '../drivers/serial/line.js';
 import type { ByteLink } from '../drivers/serial/types.js';
@@ -289,8 +286,7 @@ describe('sequencing over the mock binding', () => {
 // ---------------------------------------------------------------------------
 
 describe('announcements over a pseudo-terminal with an emulated module', () => {
-  let dir: string;
-  let socat: ChildProcess;
+  const pty = new PtyPair();
   let line: SerialLine;
   let emu: DfEmulator;
   let player: DfPlayer | undefined;
@@ -304,11 +300,9 @@ describe('announcements over a pseudo-terminal with an emulated module', () => {
   ]);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'qhub-df-'));
-    socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${dir}/A`, `pty,raw,echo=0,link=${dir}/B`], { stdio: 'ignore' });
-    await until(() => existsSync(`${dir}/A`) && existsSync(`${dir}/B`), 5000, 'socat ptys');
-    emu = await DfEmulator.open({ path: `${dir}/B`, tracks });
-    line = new SerialLine({ path: `${dir}/A`, baudRate: 9600, backoffMs: { min: 50, max: 200 } });
+    await pty.plug();
+    emu = await DfEmulator.open({ path: pty.device, tracks });
+    line = new SerialLine({ path: pty.hub, baudRate: 9600, backoffMs: { min: 50, max: 200 } });
     line.start();
     await until(() => line.isOpen, 5000, 'serial line open');
   });
@@ -317,8 +311,7 @@ describe('announcements over a pseudo-terminal with an emulated module', () => {
     player?.close();
     await line?.stop();
     await emu?.close();
-    socat?.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await pty.unplug();
   });
 
   beforeEach(() => {

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { SerialPortMock } from 'serialport';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PtyPair } from './helpers/pty.js';
 import { EscPosPrinter, cut, feed, init, parsePaperStatus, raster, statusRequest, type Bitmap } from '../drivers/escpos.js';
 import { SerialLine } from '../drivers/serial/line.js';
 import type { ByteLink } from '../drivers/serial/types.js';
@@ -357,19 +357,15 @@ describe('EscPosPrinter on a mock serial port', () => {
 });
 
 describe('printing over a real pty to the printer emulator', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'qhub-escpos-'));
-  const hubEnd = join(dir, 'A');
-  const devEnd = join(dir, 'B');
-  let socat: ChildProcess;
+  const pty = new PtyPair();
   let emu: EscPosPrinterEmulator;
   let line: SerialLine;
   let printer: EscPosPrinter;
 
   beforeAll(async () => {
-    socat = spawn('socat', [`pty,raw,echo=0,link=${hubEnd}`, `pty,raw,echo=0,link=${devEnd}`], { stdio: 'ignore' });
-    await until(() => existsSync(hubEnd) && existsSync(devEnd));
-    emu = await EscPosPrinterEmulator.open(devEnd);
-    line = new SerialLine({ path: hubEnd, baudRate: 115200, backoffMs: { min: 20, max: 200 } });
+    await pty.plug();
+    emu = await EscPosPrinterEmulator.open(pty.device);
+    line = new SerialLine({ path: pty.hub, baudRate: 115200, backoffMs: { min: 20, max: 200 } });
     line.start();
     await until(() => line.isOpen);
     printer = new EscPosPrinter(line);
@@ -378,13 +374,7 @@ describe('printing over a real pty to the printer emulator', () => {
   afterAll(async () => {
     await line?.stop();
     await emu?.close();
-    if (socat && socat.exitCode === null) {
-      await new Promise<void>((r) => {
-        socat.once('exit', () => r());
-        socat.kill('SIGTERM');
-      });
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await pty.unplug();
   });
 
   it('a printed ticket comes out as the same image, cut', async () => {

@@ -10,9 +10,9 @@
  * socat killed; replug = a new socat on the same link paths with a freshly
  * "reset" board behind it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { runInNewContext } from 'node:vm';
 import { SerialPortMock } from 'serialport';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PtyPair } from './helpers/pty.js';
 import { FirmataPanel, PressDebouncer } from '../drivers/firmata.js';
 import { SerialLine } from '../drivers/serial/line.js';
 import type { ByteLink } from '../drivers/serial/types.js';
@@ -167,39 +168,13 @@ describe('FirmataPanel over a mock port: a board that never answers', () => {
 
 // ---------------------------------------------------------------------------
 
-class Socat {
-  private proc: ChildProcess | undefined;
-  readonly a: string;
-  readonly b: string;
-
-  constructor(dir: string) {
-    this.a = join(dir, 'A');
-    this.b = join(dir, 'B');
-  }
-
-  async up(): Promise<void> {
-    this.proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`], { stdio: 'ignore' });
-    await until(() => existsSync(this.a) && existsSync(this.b), 'socat links');
-  }
-
-  /** Waits for the exit: socat removes its links then, and must not remove the next one's. */
-  async down(): Promise<void> {
-    const p = this.proc;
-    this.proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    const exited = once(p, 'exit');
-    p.kill('SIGTERM');
-    await exited;
-  }
-}
-
 describe('FirmataPanel over a pty with an emulated Uno', () => {
   const BUTTONS = [2, 3];
   const LED = 13;
   const BUZZER = 8;
   const five = createRequire(import.meta.url)('johnny-five') as typeof import('johnny-five');
   const dir = mkdtempSync(join(tmpdir(), 'qhub-firmata-'));
-  const socat = new Socat(dir);
+  const socat = new PtyPair(dir);
   const { log, lines } = captureLog();
   let emu: FirmataBoard;
   let line: SerialLine;
@@ -208,9 +183,9 @@ describe('FirmataPanel over a pty with an emulated Uno', () => {
   let baseTimeouts = 0;
 
   beforeAll(async () => {
-    await socat.up();
-    emu = await FirmataBoard.open({ path: socat.b });
-    line = new SerialLine({ path: socat.a, baudRate: 57600, backoffMs: { min: 50, max: 300 } }, log);
+    await socat.plug();
+    emu = await FirmataBoard.open({ path: socat.device });
+    line = new SerialLine({ path: socat.hub, baudRate: 57600, backoffMs: { min: 50, max: 300 } }, log);
     panel = new FirmataPanel({ link: line, buttons: BUTTONS, led: LED, buzzer: BUZZER, debounceMs: 30, blinkMs: 100, askVersionAfterMs: 300, readyTimeoutMs: 3000, log });
     panel.on('press', (i) => presses.push(i));
     line.start();
@@ -225,7 +200,7 @@ describe('FirmataPanel over a pty with an emulated Uno', () => {
     await panel?.stop();
     await line?.stop();
     await emu?.close();
-    await socat.down();
+    await socat.unplug();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -340,14 +315,14 @@ describe('FirmataPanel over a pty with an emulated Uno', () => {
     panel.on('ready', () => readies++);
 
     const lost = once(panel, 'lost', { signal: AbortSignal.timeout(5000) });
-    await socat.down();
+    await socat.unplug();
     await lost;
     expect(panel.isReady).toBe(false);
     expect(panel.beep(100)).toBe(false);
     await emu.close();
 
-    await socat.up();
-    emu = await FirmataBoard.open({ path: socat.b, announce: false });
+    await socat.plug();
+    emu = await FirmataBoard.open({ path: socat.device, announce: false });
     await until(() => readies === 1, 'ready after the replug', 10_000);
     expect(emu.versionQueries).toBeGreaterThanOrEqual(1); // it had to ask
     await until(() => emu.output(LED) === 1, 'the LED lit again on the new board');
@@ -377,15 +352,15 @@ describe('FirmataPanel over a pty with an emulated Uno', () => {
     emu.set(3, 0); // held down …
     await sleep(10); // … and pulled before the debounce time is over
     const lost = once(panel, 'lost', { signal: AbortSignal.timeout(5000) });
-    await socat.down();
+    await socat.unplug();
     await lost;
     await emu.close();
     await sleep(100);
     expect(presses).toEqual([]);
 
     const ready = once(panel, 'ready', { signal: AbortSignal.timeout(10_000) });
-    await socat.up();
-    emu = await FirmataBoard.open({ path: socat.b });
+    await socat.plug();
+    emu = await FirmataBoard.open({ path: socat.device });
     await ready;
     await emu.hold(3, 80);
     await until(() => presses.length > 0, 'a press on the new board');
@@ -413,10 +388,10 @@ describe('FirmataPanel over a pty with an emulated Uno', () => {
 describe('FirmataPanel with a pin the board does not have', () => {
   it('says so in the log, is never ready, and keeps no timer after stop', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'qhub-firmata-'));
-    const socat = new Socat(dir);
-    await socat.up();
-    const emu = await FirmataBoard.open({ path: socat.b });
-    const line = new SerialLine({ path: socat.a, baudRate: 57600, backoffMs: { min: 50, max: 300 } });
+    const socat = new PtyPair(dir);
+    await socat.plug();
+    const emu = await FirmataBoard.open({ path: socat.device });
+    const line = new SerialLine({ path: socat.hub, baudRate: 57600, backoffMs: { min: 50, max: 300 } });
     const { log, lines } = captureLog();
     // 40 is a Mega pin; an Uno has 20.
     const panel = new FirmataPanel({ link: line, buttons: [2, 40], askVersionAfterMs: 200, readyTimeoutMs: 2000, log });
@@ -441,7 +416,7 @@ describe('FirmataPanel with a pin the board does not have', () => {
       await panel.stop();
       await line.stop();
       await emu.close();
-      await socat.down();
+      await socat.unplug();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -493,10 +468,10 @@ line.start();
 `,
     );
 
-    const socat = new Socat(dir);
-    await socat.up();
-    let emu = await FirmataBoard.open({ path: socat.b });
-    const child = spawn(process.execPath, [join(out, 'main.js'), socat.a], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const socat = new PtyPair(dir);
+    await socat.plug();
+    let emu = await FirmataBoard.open({ path: socat.device });
+    const child = spawn(process.execPath, [join(out, 'main.js'), socat.hub], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -506,11 +481,11 @@ line.start();
       await until(() => stdout.includes('READY'), 'the child ready', 10_000);
       await emu.hold(2, 80);
       await until(() => stdout.includes('PRESS 1'), 'press 1 in the child');
-      await socat.down();
+      await socat.unplug();
       await until(() => stdout.includes('LOST'), 'lost in the child');
       await emu.close();
-      await socat.up();
-      emu = await FirmataBoard.open({ path: socat.b });
+      await socat.plug();
+      emu = await FirmataBoard.open({ path: socat.device });
       await until(() => stdout.split('READY').length === 3, 'ready again in the child', 10_000);
       await emu.hold(3, 80); // button 2: the child stops everything while blinking and beeping
       await until(() => stdout.includes('STOPPED'), 'the child stopped');
@@ -524,7 +499,7 @@ line.start();
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await emu.close();
-      await socat.down();
+      await socat.unplug();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -6,14 +6,11 @@
  *  3. ModbusBus on SerialPortMock: timeout + retry, exceptions, chunked answers, FIFO.
  *  4. A real pty pair (socat) with the LED-485 bus emulator behind SerialLine.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SerialPortMock } from 'serialport';
 
 const MockBinding = SerialPortMock.binding;
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PtyPair } from './helpers/pty.js';
 import {
   ModbusBus,
   ModbusExceptionError,
@@ -360,20 +357,16 @@ describe('ModbusBus when the line is away', () => {
 // ----------------------------------------------------------------------------
 
 describe('LED-485 displays over a real pty pair', () => {
-  let socat: ChildProcess | undefined;
+  const pty = new PtyPair();
   let line: SerialLine;
   let bus: ModbusBus;
   let emu: LedBusEmulator;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'qhub-modbus-'));
-    const hubEnd = join(dir, 'A');
-    const devEnd = join(dir, 'B');
-    socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${hubEnd}`, `pty,raw,echo=0,link=${devEnd}`], { stdio: 'ignore' });
-    await waitFor(() => existsSync(hubEnd) && existsSync(devEnd), 'socat pty links', 5000);
-    emu = new LedBusEmulator(devEnd, [{ address: 1 }, { address: 2 }]);
+    await pty.plug();
+    emu = new LedBusEmulator(pty.device, [{ address: 1 }, { address: 2 }]);
     await emu.ready();
-    line = new SerialLine({ path: hubEnd, baudRate: 9600 });
+    line = new SerialLine({ path: pty.hub, baudRate: 9600 });
     line.start();
     await waitFor(() => line.isOpen, 'SerialLine open', 5000);
     bus = new ModbusBus(line); // defaults: 300 ms, 2 retries
@@ -383,13 +376,7 @@ describe('LED-485 displays over a real pty pair', () => {
     bus?.close();
     await line?.stop();
     await emu?.close();
-    if (socat && socat.exitCode === null) {
-      const s = socat;
-      await new Promise<void>((r) => {
-        s.once('exit', () => r());
-        s.kill('SIGTERM');
-      });
-    }
+    await pty.unplug();
   });
 
   it('two displays on one bus show "A042" and "17"', async () => {

@@ -113,6 +113,11 @@ export class DeviceHub implements HubModule, LinkListener {
     return l;
   }
 
+  /** Whether a device is online now (the one record of presence; other modules ask here). */
+  isOnline(id: string): boolean {
+    return this.presence.has(id);
+  }
+
   // ------------------------------------------------------------ from the links
 
   online(d: DeviceConfig, info: { model?: string; fw?: string; faults?: string[] }): void {

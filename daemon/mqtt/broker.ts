@@ -227,16 +227,16 @@ export class Broker implements HubModule, Transport {
     for (const d of this.devices.values()) this.publish(devTopic(d.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
     // Wired devices cannot publish their own status: the hub publishes it for them, in the same shape,
     // from what the wired transport reports (port open, device answering, its faults).
-    const wired = this.config.devices.filter((d) => d.enabled && d.transport.type !== 'mqtt');
-    for (const d of wired) this.publish(devTopic(d.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline', via: d.transport.type }, { retain: true });
-    const isWired = (d: DeviceConfig) => d.transport.type !== 'mqtt';
+    const wiredStatus = (d: DeviceConfig, { state, ...more }: { state: 'online' | 'offline' } & Record<string, unknown>) =>
+      this.publish(devTopic(d.id, 'status'), { v: PROTOCOL_VERSION, state, via: d.transport.type, ...more }, { retain: true });
+    const isWired = (d: DeviceConfig) => d.enabled && d.transport.type !== 'mqtt';
+    for (const d of this.config.devices.filter(isWired)) wiredStatus(d, { state: 'offline' });
     this.unsubscribe.push(
       this.ctx.bus.on('device.online', this.name, ({ device, model, fw, faults }) => {
-        if (isWired(device))
-          this.publish(devTopic(device.id, 'status'), { v: PROTOCOL_VERSION, state: 'online', via: device.transport.type, ...(model ? { model } : {}), ...(fw ? { fw } : {}), ...(faults?.length ? { faults } : {}) }, { retain: true });
+        if (isWired(device)) wiredStatus(device, { state: 'online', ...(model ? { model } : {}), ...(fw ? { fw } : {}), ...(faults?.length ? { faults } : {}) });
       }),
       this.ctx.bus.on('device.offline', this.name, ({ device }) => {
-        if (isWired(device) && !this.closing) this.publish(devTopic(device.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline', via: device.transport.type }, { retain: true });
+        if (isWired(device) && !this.closing) wiredStatus(device, { state: 'offline' });
       }),
     );
     const maxPacket = m.maxPayloadBytes + HEADER_ROOM;

@@ -15,14 +15,15 @@
  *
  * Owns: the zone queues, the rendered calls of late. May touch: the bus
  * (listens to `committed`, `speaker.played`, device presence; emits
- * `voice.call`), the device links, the HTTP module's routes.
+ * `voice.call`), the device links, the device hub (who is online), the HTTP
+ * module's routes.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf } from '../../devices/index.js';
+import type { DeviceHub } from '../devices/hub.js';
 import type { DeviceLink } from '../devices/link.js';
 import { PROTOCOL_VERSION } from '../devices/protocol.js';
 import { callOf, zonesOf, type Call } from '../devices/views.js';
@@ -114,9 +115,10 @@ export class Announcer implements HubModule {
   private readonly config: CenterConfig;
   private readonly log: Logger;
   private speakers: Speaker[] = [];
-  private readonly online = new Set<string>();
   private readonly zones = new Map<string, ZoneQueue>();
   private readonly waiters = new Map<string, () => void>();
+  /** Zones waiting for one of their speakers to come back. */
+  private readonly wakers = new Set<() => void>();
   private readonly rendered = new Map<number, Rendered>();
   private readonly unsubscribe: (() => void)[] = [];
   private pack?: VoicePack;
@@ -167,9 +169,10 @@ export class Announcer implements HubModule {
       bus.on('speaker.played', this.name, ({ device, id }) => {
         this.waiters.get(`${device.id}/${id}`)?.();
       }),
-      bus.on('device.online', this.name, ({ device }) => void this.online.add(device.id)),
+      bus.on('device.online', this.name, () => {
+        for (const wake of [...this.wakers]) wake();
+      }),
       bus.on('device.offline', this.name, ({ device }) => {
-        this.online.delete(device.id);
         // Nobody is listening there any more: do not hold the zone for it.
         for (const [k, done] of this.waiters) if (k.startsWith(`${device.id}/`)) done();
       }),
@@ -180,6 +183,7 @@ export class Announcer implements HubModule {
     this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
     for (const done of this.waiters.values()) done();
+    for (const wake of [...this.wakers]) wake();
   }
 
   health(): ModuleHealth {
@@ -191,6 +195,11 @@ export class Announcer implements HubModule {
       summary: { voice: { clips: this.pack?.size ?? 0, packProblems: problems } },
       detail: { pack: this.packDir, speakers: this.speakers.length, languages: this.languages, zones, ...this.stats },
     };
+  }
+
+  /** Presence is the device hub's (the one record of who is online). */
+  private isOnline(id: string): boolean {
+    return this.ctx.modules.get<DeviceHub>('devices')?.isOnline(id) ?? false;
   }
 
   private queueOf(zone: string): ZoneQueue {
@@ -234,7 +243,7 @@ export class Announcer implements HubModule {
     const waits: Promise<void>[] = [];
     const mine = this.speakers.filter((s) => (s.device.bind.zone !== undefined ? s.device.bind.zone === call.zone : s.device.bind.window === call.w));
     const local = !!(v.local && r && v.local.zones.includes(call.zone));
-    if (mine.length && !local && !mine.some((s) => this.online.has(s.device.id))) {
+    if (mine.length && !local && !mine.some((s) => this.isOnline(s.device.id))) {
       // Every speaker of the zone is away (a Wi-Fi drop, a reboot): the call waits for one to come back, for a while.
       const back = await this.someoneOnline(mine, v.holdMs);
       if (!back) {
@@ -245,7 +254,7 @@ export class Announcer implements HubModule {
     }
     for (const s of mine) {
       // An offline speaker would not hear it; the zone does not wait for it.
-      if (!this.online.has(s.device.id)) continue;
+      if (!this.isOnline(s.device.id)) continue;
       s.link.send('announce', body);
       this.stats.sent++;
       waits.push(this.played(s.device, call.seq, durationMs + v.playedTimeoutMs));
@@ -255,19 +264,20 @@ export class Announcer implements HubModule {
     this.log.debug({ t: call.t, w: call.w, zone: call.zone, recall: call.recall, short, durationMs, outputs: waits.length }, 'call announced');
   }
 
-  /** Until one of these speakers is online (true), or `ms` passed (false). */
+  /** Until one of these speakers is online (true), or `ms` passed (false); woken by their `device.online`. */
   private someoneOnline(speakers: Speaker[], ms: number): Promise<boolean> {
+    const check = () => speakers.some((s) => this.isOnline(s.device.id));
     return new Promise((done) => {
-      const check = () => speakers.some((s) => this.online.has(s.device.id));
-      const timer = setInterval(() => {
-        if (check() || this.stopped) finish(check());
-      }, 100);
-      const giveUp = setTimeout(() => finish(check()), ms);
-      const finish = (ok: boolean) => {
-        clearInterval(timer);
+      const finish = () => {
         clearTimeout(giveUp);
-        done(ok);
+        this.wakers.delete(wake);
+        done(check());
       };
+      const wake = () => {
+        if (check() || this.stopped) finish();
+      };
+      const giveUp = setTimeout(finish, ms);
+      this.wakers.add(wake);
     });
   }
 
@@ -292,20 +302,19 @@ export class Announcer implements HubModule {
     });
   }
 
-  /** The Pi's own audio out: the whole call as one buffer, through aplay, to its end. */
+  /** The Pi's own audio out: the whole call as one buffer, through aplay's input (nothing written to the SD card), to its end. */
   private playLocal(id: number, r: Rendered, device: string, timeoutMs: number): Promise<void> {
-    const dir = join(this.ctx.dataDir, 'voice-out');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, 'call.wav');
-    writeFileSync(file, r.wav);
     return new Promise<void>((done) => {
-      execFile('aplay', ['-q', '-D', device, file], { timeout: timeoutMs }, (err) => {
+      const p = execFile('aplay', ['-q', '-D', device, '-'], { timeout: timeoutMs, encoding: 'utf8' }, (err, _out, stderr) => {
         if (err) {
           this.stats.localFailures++;
-          this.log.warn({ id, device, err: err.message.split('\n')[0] }, 'local audio output failed');
+          this.log.warn({ id, device, err: (stderr || err.message).trim().split('\n')[0] }, 'local audio output failed');
         }
         done();
       });
+      // aplay that fails at once closes its input: the exit callback reports it.
+      p.stdin?.on('error', () => {});
+      p.stdin?.end(r.wav);
     });
   }
 }

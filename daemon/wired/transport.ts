@@ -16,7 +16,7 @@ import type { DeviceConfig } from '../../config/schema.js';
 import { modelOf, type InLeaf, type OutLeaf } from '../../devices/index.js';
 import type { WiredCondition, WiredDevice, WiredIo } from '../../devices/model.js';
 import { ModbusBus } from '../../drivers/modbus.js';
-import { SerialLine } from '../../drivers/serial/line.js';
+import type { SerialLine } from '../../drivers/serial/line.js';
 import type { DeviceLink, LinkListener, Transport } from '../devices/link.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
@@ -31,11 +31,6 @@ export function framingOf(f: string): { dataBits: 5 | 6 | 7 | 8; parity: 'none' 
   return { dataBits: Number(m[1]) as 5 | 6 | 7 | 8, parity, stopBits: Number(m[3]) as 1 | 1.5 | 2 };
 }
 
-export interface WiredOptions {
-  /** Reopen delays of the lines (tests shorten them). */
-  backoffMs?: { min: number; max: number };
-}
-
 export class WiredTransport implements HubModule, Transport {
   readonly name = 'wired';
   readonly types = ['serial', 'firmata'] as const;
@@ -45,16 +40,16 @@ export class WiredTransport implements HubModule, Transport {
   private readonly opened = new Map<string, WiredDevice>();
   private readonly devices: DeviceConfig[];
   private listener?: LinkListener;
+  /** serialport and its native binding (about 13 MiB resident) are loaded only by a hub that has wired devices. */
+  private Line?: typeof SerialLine;
 
-  constructor(
-    private readonly ctx: HubContext,
-    private readonly o: WiredOptions = {},
-  ) {
+  constructor(private readonly ctx: HubContext) {
     this.log = ctx.log.child({ mod: 'wired' });
     this.devices = ctx.config.devices.filter((d) => d.enabled && (this.types as readonly string[]).includes(d.transport.type));
   }
 
-  start(): void {
+  async start(): Promise<void> {
+    this.Line = (await import('../../drivers/serial/line.js')).SerialLine;
     this.ctx.links.register(this);
     for (const d of this.devices) {
       const codec = modelOf(d).wired;
@@ -110,8 +105,8 @@ export class WiredTransport implements HubModule, Transport {
   private lineOf(spec: LineSpec): SerialLine {
     let l = this.lines.get(spec.path);
     if (!l) {
-      l = new SerialLine(
-        { path: spec.path, baudRate: spec.baud, ...framingOf(spec.framing), ...(this.o.backoffMs ? { backoffMs: this.o.backoffMs } : {}) },
+      l = new this.Line!(
+        { path: spec.path, baudRate: spec.baud, ...framingOf(spec.framing) },
         this.log.child({ line: spec.path }),
       );
       this.lines.set(spec.path, l);
