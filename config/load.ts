@@ -468,7 +468,10 @@ function resolveSecrets(
   config.devices.forEach((d, i) => {
     if (d.transport.type === 'mqtt') resolveOne(d.id, d.secret, ['devices', i, 'secret']);
   });
-  config.hub.users.forEach((u, i) => resolveOne(u.name, u.secret, ['hub', 'users', i, 'secret']));
+  // A user's secret is for MQTT only (the API takes passwords): none is fine.
+  config.hub.users.forEach((u, i) => {
+    if (u.secret !== undefined || fromFile?.has(u.name)) resolveOne(u.name, u.secret, ['hub', 'users', i, 'secret']);
+  });
   // The forwarder's secret is kept under a name no device or user can have (ids are lowercase, no ':').
   if (config.forward.webhook) resolveOne(WEBHOOK_SECRET, config.forward.webhook.secret, ['forward', 'webhook', 'secret']);
   if (config.forward.inbound) resolveOne(INBOUND_TOKEN, config.forward.inbound.token, ['forward', 'inbound', 'token']);

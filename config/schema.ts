@@ -7,6 +7,7 @@
  * `qhub check-config` prints it after `FILE:LINE: key.path:`.
  */
 import { z } from 'zod';
+import { ROLES, type Role } from '../contract/roles.js';
 import { findModel, MODELS } from '../devices/index.js';
 
 export const CONFIG_VERSION = 1;
@@ -251,13 +252,29 @@ export const Hub = z
         port: z.number().int().min(0).max(65535).default(8080),
       })
       .prefault({}),
-    /** Hub-side clients (tools, pages) that log in with a password, not as a device. */
+    /**
+     * People: they log in to the API and the web pages with a password
+     * (stored as a scrypt hash, written by `qhub user add`), and dashboards
+     * or tools may subscribe to MQTT with a `secret`. Roles: supervisor,
+     * clerk (bound to `windows`), reception, viewer. "admin" and "monitor"
+     * are the older names of supervisor and viewer.
+     */
     users: z
       .array(
         z.strictObject({
           name: id('user', 'supervisor'),
-          role: z.enum(['admin', 'monitor']),
-          secret: Secret,
+          role: z
+            .enum([...ROLES, 'admin', 'monitor'], { error: `must be one of ${ROLES.join(', ')}` })
+            .transform((r): Role => (r === 'admin' ? 'supervisor' : r === 'monitor' ? 'viewer' : r)),
+          /** A clerk's windows. */
+          windows: z.array(z.number().int().min(1).max(999)).min(1).optional(),
+          /** scrypt hash from `qhub user add`; never the password itself. */
+          password: z
+            .string()
+            .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, { error: 'must be a password hash written by "qhub user add NAME --role ROLE" (scrypt$...), never the password itself' })
+            .optional(),
+          /** For MQTT subscriptions (dashboards, tools): the secret text, {env} or {file}. */
+          secret: Secret.optional(),
         }),
       )
       .default([]),
@@ -425,6 +442,16 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
   for (const [did, idx] of duplicates(devices.map((d) => d.id)))
     for (const i of idx.slice(1)) issue(['devices', i, 'id'], `"${did}" is used by two devices: give each device its own id`);
   const userNames = new Set(users.map((u) => u.name));
+  for (const [name, idx] of duplicates(users.map((u) => u.name)))
+    for (const i of idx.slice(1)) issue(['hub', 'users', i, 'name'], `user "${String(name)}" is defined twice: give each person one entry`);
+  users.forEach((u, i) => {
+    if (u.role === 'clerk' && !Array.isArray(u.windows)) issue(['hub', 'users', i], 'a clerk must be bound to windows: windows: [2] (the windows this person may work)');
+    if (u.role !== 'clerk' && u.windows !== undefined) issue(['hub', 'users', i, 'windows'], `only a clerk is bound to windows; a ${String(u.role)} may act on every window its role allows: remove windows`);
+    if (Array.isArray(u.windows) && numbersKnown)
+      u.windows.forEach((w: unknown, j: number) => {
+        if (typeof w === 'number' && !windowNumbers.has(w)) issue(['hub', 'users', i, 'windows', j], `window ${w} does not exist: use one of ${oneOf(windowNumbers)}`);
+      });
+  });
   const lines = new Map<string, { id: string; what: string; bus: string | undefined; settings: string; addresses: Map<number, string> }>();
   devices.forEach((d, i) => {
     if (typeof d.id !== 'string') return;

@@ -35,6 +35,7 @@ export interface Hub {
   ctx: HubContext;
   http: HttpModule;
   broker: Broker;
+  devices: DeviceHub;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -45,21 +46,24 @@ export function createHub(o: HubOptions): Hub {
   const bus = new Bus<HubEvents>({ log: o.log, yieldWhile: () => (core?.pending ?? 0) > 0 });
   const modules = new Modules(o.log);
   core = new Core({ config, dataDir: o.dataDir, log: o.log.child({ mod: 'core' }), bus, ...(o.clock ? { clock: o.clock } : {}) });
-  const ctx: HubContext = { config, secrets, log: o.log, version: o.version, dataDir: o.dataDir, core, bus, links: new Links(), modules };
-
-  const http = new HttpModule(ctx);
+  const http = new HttpModule({ config, log: o.log, version: o.version, modules, bus });
+  // The ports every module may be handed; the presence port is the device hub, made next.
+  const ctx: HubContext = { config, secrets, log: o.log, version: o.version, dataDir: o.dataDir, core, bus, links: new Links(), modules, routes: http, presence: undefined! };
+  const devices = new DeviceHub(ctx);
+  ctx.presence = devices;
   const broker = new Broker(ctx, { http: http.server });
   // The order is the start order: state first, then the transports, then
   // what uses them; HTTP opens last, when everything it reports on runs.
   const f = config.forward;
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
-  for (const m of [core, broker, ...wired, new DeviceHub(ctx), new Announcer(ctx), ...forwarders, new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,
     http,
     broker,
+    devices,
     start: () => modules.start(),
     async stop() {
       broker.closing = true; // refuse new requests at once, before the modules go down one by one

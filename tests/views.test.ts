@@ -35,7 +35,7 @@ describe('views: only what changed is sent, and it is always right', () => {
     const center = loadCenter(config, { QHUB_SUPERVISOR_SECRET: SUPERVISOR });
     hub = createHub({ center, dataDir: join(dir, 'data'), log: captureLog('warn').log, version: 'test' });
     await hub.start();
-    devices = hub.ctx.modules.get<DeviceHub>('devices')!;
+    devices = hub.devices;
     shown = center.config.devices.filter((d) => d.kind === 'board' || d.kind === 'display' || d.kind === 'keypad');
     monitor = await mqtt.connectAsync({ host: '127.0.0.1', port: hub.broker.ports.mqtt!, clientId: 'supervisor', username: 'supervisor', password: SUPERVISOR, protocolVersion: 4 });
     monitor.on('message', (topic, payload, packet) => {

@@ -11,6 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
+import type { DevicePresence, Presence as PresencePort } from '../../contract/ports.js';
 import { modelOf, type OutLeaf } from '../../devices/index.js';
 import type { Core, CoreResult } from '../core/core.js';
 import type { Command, StoredEvent } from '../engine/types.js';
@@ -29,7 +30,7 @@ interface Presence {
   faults?: string[];
 }
 
-export class DeviceHub implements HubModule, LinkListener {
+export class DeviceHub implements HubModule, LinkListener, PresencePort {
   readonly name = 'devices';
   readonly essential = true;
   private recent: RecentCalls;
@@ -89,18 +90,34 @@ export class DeviceHub implements HubModule, LinkListener {
     this.unsubscribe?.();
   }
 
-  health(): ModuleHealth {
-    const list = this.devices.map((d) => {
+  /** Every enabled device with its presence (the Presence port). */
+  list(): DevicePresence[] {
+    return this.devices.map((d) => {
       const o = this.presence.get(d.id);
+      const gone = !o ? this.gone.get(d.id) : undefined;
       return {
         id: d.id,
         kind: d.kind,
+        model: d.model,
         transport: d.transport.type,
+        enabled: d.enabled,
         online: !!o,
-        ...(o ? { since: new Date(o.since).toISOString(), model: o.model, fw: o.fw, ...(o.faults?.length ? { faults: o.faults } : {}) } : {}),
-        ...(!o && this.gone.has(d.id) ? { offlineSince: new Date(this.gone.get(d.id)!.since).toISOString(), why: this.gone.get(d.id)!.why } : {}),
+        bind: d.bind,
+        ...(o ? { since: new Date(o.since).toISOString(), ...(o.model ? { model: o.model } : {}), ...(o.fw ? { fw: o.fw } : {}), ...(o.faults?.length ? { faults: o.faults } : {}) } : {}),
+        ...(gone ? { offlineSince: new Date(gone.since).toISOString(), ...(gone.why ? { why: gone.why } : {}) } : {}),
       };
     });
+  }
+
+  health(): ModuleHealth {
+    const list = this.list().map(({ id, kind, transport, online, since, model, fw, faults, offlineSince, why }) => ({
+      id,
+      kind,
+      transport,
+      online,
+      ...(online ? { since, model, fw, ...(faults?.length ? { faults } : {}) } : {}),
+      ...(offlineSince ? { offlineSince, why } : {}),
+    }));
     const online = list.filter((d) => d.online).length;
     const faulty = list.filter((d) => d.faults?.length).length;
     return { ok: true, summary: { devices: { online, offline: list.length - online, faulty, list } } };

@@ -13,7 +13,6 @@
  * Owns: nothing. May touch: the core (submit), the HTTP module's routes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { INBOUND_TOKEN } from '../../config/load.js';
@@ -21,7 +20,7 @@ import type { CenterConfig } from '../../config/schema.js';
 import type { CoreResult } from '../core/core.js';
 import { describeIssues } from '../devices/protocol.js';
 import type { Command, ErrorCode } from '../engine/types.js';
-import type { HttpModule } from '../http/server.js';
+import type { HttpRequest } from '../../contract/ports.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 
@@ -51,7 +50,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   storage_failed: 503,
 };
 
-const MAX_BODY = 64 * 1024;
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /** The first service of the first window of a kind: where "fees set" and "ready" send a citizen by default. */
@@ -74,9 +72,7 @@ export class BackendApi implements HubModule {
     const token = this.ctx.secrets.get(INBOUND_TOKEN);
     if (!token) throw new Error('forward.inbound.token is not set (see the config warnings): backend commands are refused until it is');
     this.token = digest(token);
-    const http = this.ctx.modules.get<HttpModule>('http');
-    if (!http) throw new Error('no http module to serve /api/v1/commands');
-    http.route('POST', '/api/v1/commands', (req) => this.handle(req));
+    this.ctx.routes.route('POST', '/api/v1/commands', (req) => this.handle(req));
   }
 
   stop(): void {
@@ -87,20 +83,14 @@ export class BackendApi implements HubModule {
     return { ok: true, detail: { handled: this.handled, refused: this.refused } };
   }
 
-  private authorized(req: IncomingMessage): boolean {
+  private authorized(req: HttpRequest): boolean {
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     return !!this.token && !!m && timingSafeEqual(digest(m[1]!), this.token);
   }
 
-  private async handle(req: IncomingMessage): Promise<{ code: number; body: unknown }> {
+  private async handle(req: HttpRequest): Promise<{ code: number; body: unknown }> {
     if (!this.authorized(req)) return this.note(refusal(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is needed'));
-    let text: string;
-    try {
-      text = await readBody(req);
-    } catch (e) {
-      return this.note(refusal(413, 'too_large', (e as Error).message));
-    }
-    return this.note(await runBackendCommand(this.ctx, text));
+    return this.note(await runBackendCommand(this.ctx, req.body ?? ''));
   }
 
   private note(r: { code: number; body: Record<string, unknown> }): { code: number; body: unknown } {
@@ -168,20 +158,4 @@ function toCommand(config: CenterConfig, c: BackendCommand): Command | { error: 
     case 'cancel':
       return { type: 'cancel', ticket: c.ticket, ...(c.reason ? { reason: c.reason } : {}), ...ref };
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`the body is over ${MAX_BODY} bytes`));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -1,20 +1,26 @@
 /**
- * The hub's HTTP server: a small route table that modules add to (the API
- * and the web pages in later issues), and `GET /health`, which shows every
- * module's state and figures and the bus listeners' counts. MQTT over
- * WebSocket shares this server at `/mqtt` (the mqtt module attaches it).
+ * The hub's HTTP server, on Fastify: modules add routes through the narrow
+ * `Routes` port (contract/ports.ts), never by reaching this class. It serves
+ * `GET /health` (every module's state and figures, the bus listeners'
+ * counts); MQTT over WebSocket shares the same listener at `/mqtt` (the mqtt
+ * module attaches to `server`'s upgrade event).
+ *
+ * Why Fastify and not node:http with a route table: cookies, static files
+ * with caching, body limits, content-type parsing and per-route schemas are
+ * coming with the API and the web pages; Fastify gives them with a small
+ * start-up cost (measured in the README).
  *
  * Owns: the HTTP listener. May touch: the module list and the bus (read only).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { HttpRequest, Reply, RouteHandler, Routes } from '../../contract/ports.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule } from '../spine/module.js';
 
-/** A JSON body, or raw bytes with their content type (a rendered announcement). */
-export type Reply = { code: number; body: unknown } | { code: number; bytes: Buffer; type: string };
-export type Handler = (req: IncomingMessage, url: URL) => Reply | Promise<Reply>;
+export type { HttpRequest, Reply, RouteHandler as Handler };
 
 const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
 function memory(): Record<string, number> {
@@ -24,39 +30,97 @@ function memory(): Record<string, number> {
 
 /** A bus listener that failed this recently makes the hub "degraded". */
 const RECENT_FAILURE_S = 60;
+/** The largest request body the hub reads (a command is a few hundred bytes). */
+export const MAX_BODY = 64 * 1024;
 
-export class HttpModule implements HubModule {
+export class HttpModule implements HubModule, Routes {
   readonly name = 'http';
   readonly essential = true;
-  readonly server: Server;
-  private readonly routes = new Map<string, Handler>();
-  private readonly prefixes: { method: string; prefix: string; handler: Handler }[] = [];
+  readonly app: FastifyInstance;
   private readonly started = Date.now();
   private readonly log: Logger;
+  private readonly prefixes: { method: string; prefix: string; handler: RouteHandler }[] = [];
+  /** Extra figures for /health's top level (e.g. the alerts that make it degraded). */
+  private readonly healthParts: (() => { degraded?: boolean; summary?: Record<string, unknown> })[] = [];
   port?: number;
 
-  constructor(private readonly ctx: HubContext) {
+  constructor(private readonly ctx: Pick<HubContext, 'config' | 'log' | 'version' | 'modules' | 'bus'>) {
     this.log = ctx.log.child({ mod: 'http' });
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.app = Fastify({ logger: false, bodyLimit: MAX_BODY, return503OnClosing: true, forceCloseConnections: true });
+    // Bodies reach handlers as text: each route parses and explains its own errors.
+    this.app.removeAllContentTypeParsers();
+    this.app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, body, done) => done(null, body));
+    this.app.setNotFoundHandler((req, reply) => {
+      const url = new URL(req.url, 'http://hub');
+      const p = this.prefixes.find((x) => x.method === (req.method === 'HEAD' ? 'GET' : req.method) && url.pathname.startsWith(x.prefix));
+      if (p) return this.run(p.handler, req, reply);
+      return void reply.code(404).header('cache-control', 'no-store').send({ error: 'not_found', message: `no ${req.method} ${url.pathname} here; try GET /health or GET /api/v1` });
+    });
+    this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+      const code = err.statusCode ?? 500;
+      if (code >= 500) this.log.error({ err, path: req.url }, 'HTTP handler failed');
+      const error = code === 413 ? 'too_large' : code === 415 ? 'unsupported_media_type' : code < 500 ? 'bad_request' : 'internal';
+      void reply
+        .code(code)
+        .header('cache-control', 'no-store')
+        .send({ error, message: code === 413 ? `the body is over ${MAX_BODY} bytes` : code < 500 ? err.message : 'the hub could not answer this request' });
+    });
     this.route('GET', '/health', () => this.healthReport());
   }
 
+  /** The node:http server under Fastify (MQTT over WebSocket attaches to its upgrade event). */
+  get server(): Server {
+    return this.app.server;
+  }
+
   /** Adds a route; HEAD is served by a GET route. */
-  route(method: string, path: string, handler: Handler): void {
-    this.routes.set(`${method} ${path}`, handler);
+  route(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, handler: RouteHandler): void {
+    this.app.route({ method, url: path, handler: (req, reply) => this.run(handler, req, reply) });
   }
 
   /** Adds a route for every path under `prefix` (e.g. `/voice/`); exact routes win. */
-  routePrefix(method: string, prefix: string, handler: Handler): void {
+  routePrefix(method: 'GET' | 'POST', prefix: string, handler: RouteHandler): void {
     this.prefixes.push({ method, prefix, handler });
+  }
+
+  /** Adds a part to /health: figures at its top level, and whether it makes the hub degraded. */
+  healthPart(part: () => { degraded?: boolean; summary?: Record<string, unknown> }): void {
+    this.healthParts.push(part);
+  }
+
+  private async run(handler: RouteHandler, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const url = new URL(req.url, 'http://hub');
+    const request: HttpRequest = {
+      method: req.method,
+      url,
+      headers: req.headers as IncomingHttpHeaders,
+      body: typeof req.body === 'string' ? req.body : undefined,
+      ip: req.ip,
+      raw: req.raw as IncomingMessage,
+    };
+    const r = await handler(request);
+    for (const [k, v] of Object.entries(r.headers ?? {})) void reply.header(k, v);
+    if ('bytes' in r) {
+      void reply.code(r.code).header('content-type', r.type).header('cache-control', r.cache ?? 'max-age=3600');
+      return void reply.send(req.method === 'HEAD' ? undefined : r.bytes);
+    }
+    void reply.code(r.code).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store');
+    return void reply.send(JSON.stringify(r.body));
   }
 
   healthReport(): { code: number; body: Record<string, unknown> } {
     const modules = this.ctx.modules.report();
     const listeners = this.ctx.bus.stats();
     const failing = listeners.filter((l) => l.lastFailureAgo !== undefined && l.lastFailureAgo < RECENT_FAILURE_S);
-    const degraded = modules.some((m) => !m.ok) || failing.length > 0;
-    const summary = Object.assign({}, ...modules.map((m) => m.summary ?? {})) as Record<string, unknown>;
+    const parts = this.healthParts.map((p) => {
+      try {
+        return p();
+      } catch (e) {
+        return { degraded: true, summary: { healthPartError: (e as Error).message } };
+      }
+    });
+    const degraded = modules.some((m) => !m.ok) || failing.length > 0 || parts.some((p) => p.degraded);
+    const summary = Object.assign({}, ...modules.map((m) => m.summary ?? {}), ...parts.map((p) => p.summary ?? {})) as Record<string, unknown>;
     return {
       code: modules.some((m) => m.essential && !m.ok) ? 503 : 200,
       body: {
@@ -72,48 +136,16 @@ export class HttpModule implements HubModule {
     };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://hub');
-    const json = (code: number, body: unknown) => {
-      res.writeHead(code, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(JSON.stringify(body));
-    };
-    try {
-      const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
-      const handler = this.routes.get(`${method} ${url.pathname}`) ?? this.prefixes.find((p) => p.method === method && url.pathname.startsWith(p.prefix))?.handler;
-      if (!handler) return json(404, { error: 'not_found', message: `no ${req.method} ${url.pathname} here; try GET /health` });
-      const r = await handler(req, url);
-      if ('bytes' in r) {
-        res.writeHead(r.code, { 'content-type': r.type, 'content-length': r.bytes.length, 'cache-control': 'max-age=3600' });
-        res.end(req.method === 'HEAD' ? undefined : r.bytes);
-        return;
-      }
-      json(r.code, r.body);
-    } catch (e) {
-      this.log.error({ err: e, path: url.pathname }, 'HTTP handler failed');
-      if (!res.headersSent) json(500, { error: 'internal', message: 'the hub could not answer this request' });
-    }
-  }
-
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const { port, host } = this.ctx.config.hub.http;
     this.server.on('connection', (s) => s.setNoDelay(true));
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        this.port = (this.server.address() as AddressInfo).port;
-        this.log.info({ port: this.port }, 'HTTP listening');
-        resolve();
-      });
-    });
+    await this.app.listen({ port, host });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.log.info({ port: this.port }, 'HTTP listening');
   }
 
-  stop(): Promise<void> {
-    return new Promise((r) => {
-      this.server.closeAllConnections?.();
-      if (!this.server.listening) return r();
-      this.server.close(() => r());
-    });
+  async stop(): Promise<void> {
+    this.server.closeAllConnections?.();
+    await this.app.close();
   }
 }

@@ -15,6 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Role } from '../../contract/roles.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -41,7 +42,7 @@ import { devTopic, HUB_STATUS, parseDevTopic, ROOT } from './topics.js';
 const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes'));
 (aedesRequire('mqtt-packet') as { writeToStream: { cacheNumbers: boolean } }).writeToStream.cacheNumbers = false;
 
-export type Principal = { kind: 'device'; device: DeviceConfig } | { kind: 'user'; name: string; role: 'admin' | 'monitor' };
+export type Principal = { kind: 'device'; device: DeviceConfig } | { kind: 'user'; name: string; role: Role };
 
 type QClient = Client & { qhub?: Principal; qhubAddr?: string; qhubLocal?: string };
 
@@ -118,7 +119,7 @@ export class Broker implements HubModule, Transport {
   private servers: Server[] = [];
   private wss?: WebSocketServer;
   private readonly devices: Map<string, DeviceConfig>;
-  private readonly users: Map<string, { name: string; role: 'admin' | 'monitor' }>;
+  private readonly users: Map<string, { name: string; role: Role }>;
   /** Per device or user id, kept across connections: reconnecting does not refill it. */
   private readonly buckets = new Map<string, Bucket>();
   private readonly logins = new Map<string, Bucket>();
@@ -485,7 +486,7 @@ export class Broker implements HubModule, Transport {
       return cb(null, null);
     }
     let ok = false;
-    if (p?.kind === 'user') ok = t === `${ROOT}/#` || t.startsWith(`${ROOT}/`) || (p.role === 'admin' && t.startsWith('$SYS/'));
+    if (p?.kind === 'user') ok = t === `${ROOT}/#` || t.startsWith(`${ROOT}/`) || (p.role === 'supervisor' && t.startsWith('$SYS/'));
     else if (p?.kind === 'device') {
       const own = `${ROOT}/dev/${p.device.id}/`;
       ok = t === HUB_STATUS || t === `${own}#` || t === `${own}+` || (t.startsWith(own) && receives(p.device).includes(t.slice(own.length)));

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import type { Core } from '../core/core.js';
+import type { Presence, Routes } from '../../contract/ports.js';
 import type { Links } from '../devices/link.js';
 import type { Command, StoredEvent } from '../engine/types.js';
 import type { Bus } from './bus.js';
@@ -36,5 +37,10 @@ export interface HubContext {
   core: Core;
   bus: Bus<HubEvents>;
   links: Links;
+  /** The module list, for /health's report only (modules never look each other up). */
   modules: Modules;
+  /** Adding HTTP routes and /health parts. */
+  routes: Routes;
+  /** Who is online (the device hub's record). */
+  presence: Presence;
 }

@@ -62,10 +62,6 @@ export class Modules {
     this.list.push({ module, state: 'idle' });
   }
 
-  get<T extends HubModule>(name: string): T | undefined {
-    return this.list.find((m) => m.module.name === name)?.module as T | undefined;
-  }
-
   names(): string[] {
     return this.list.map((m) => m.module.name);
   }

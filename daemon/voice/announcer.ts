@@ -23,11 +23,9 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf } from '../../devices/index.js';
-import type { DeviceHub } from '../devices/hub.js';
 import type { DeviceLink } from '../devices/link.js';
 import { PROTOCOL_VERSION } from '../devices/protocol.js';
 import { callOf, zonesOf, type Call } from '../devices/views.js';
-import type { HttpModule } from '../http/server.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { describeProblems, VoicePack, type Rendered } from './pack.js';
@@ -152,8 +150,7 @@ export class Announcer implements HubModule {
     }
     const zoneOf = zonesOf(this.config);
     this.speakers = this.config.devices.filter((d) => d.enabled && modelOf(d).accepts.includes('announce')).map((device) => ({ device, link: this.ctx.links.link(device) }));
-    const http = this.ctx.modules.get<HttpModule>('http');
-    http?.routePrefix('GET', '/voice/calls/', (_req, url) => {
+    this.ctx.routes.routePrefix('GET', '/voice/calls/', ({ url }) => {
       const m = /^\/voice\/calls\/(\d+)\.wav$/.exec(url.pathname);
       const r = m ? this.rendered.get(Number(m[1])) : undefined;
       return r ? { code: 200, bytes: r.wav, type: 'audio/wav' } : { code: 404, body: { error: 'not_found', message: 'no such call (only the last 12 are kept)' } };
@@ -199,7 +196,7 @@ export class Announcer implements HubModule {
 
   /** Presence is the device hub's (the one record of who is online). */
   private isOnline(id: string): boolean {
-    return this.ctx.modules.get<DeviceHub>('devices')?.isOnline(id) ?? false;
+    return this.ctx.presence.isOnline(id);
   }
 
   private queueOf(zone: string): ZoneQueue {
