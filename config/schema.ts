@@ -229,6 +229,8 @@ export const Tls = z.strictObject({
 export const Hub = z
   .strictObject({
     dataDir: z.string().min(1).optional(),
+    /** The local command socket of the technician's command line (default <dataDir>/qhub.sock; mode 0660). */
+    socket: z.string().min(1).max(100).optional(),
     mqtt: z
       .strictObject({
         host: z.string().default('0.0.0.0'),

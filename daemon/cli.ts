@@ -16,6 +16,7 @@ const USAGE = `usage:
   qhub check-config [FILE]                      check a center's config file (default: the example center)
   qhub start [--config FILE] [--data DIR]       run the hub
   qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
+  qhub user add|remove|list ...                 people who log in to the API and pages (qhub user --help)
   qhub voice text|play|check|pack ...           what a call says, how it sounds, what the clip pack lacks (qhub voice for details)
   qhub print-test [--out DIR] [--width 576|384] write a sample ticket of the center as ticket.png and ticket.bin (the printer's exact bytes)
 options:
@@ -100,6 +101,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'print-test':
       return printTest(rest);
+    case 'user': {
+      const { userCommand } = await import('./api/cli-user.js');
+      return userCommand(rest, configPath);
+    }
     case 'voice': {
       const { voiceCommand } = await import('./voice/cli.js');
       return voiceCommand(rest, configPath);

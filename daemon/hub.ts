@@ -18,6 +18,7 @@ import { Bus } from './spine/bus.js';
 import type { HubContext, HubEvents } from './spine/context.js';
 import { Modules, type HubModule } from './spine/module.js';
 import { Announcer } from './voice/announcer.js';
+import { ApiModule } from './api/module.js';
 import { WiredTransport } from './wired/transport.js';
 
 export interface HubOptions {
@@ -36,6 +37,7 @@ export interface Hub {
   http: HttpModule;
   broker: Broker;
   devices: DeviceHub;
+  api: ApiModule;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -57,13 +59,15 @@ export function createHub(o: HubOptions): Hub {
   const f = config.forward;
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
-  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  const api = new ApiModule({ ...ctx, print: (t, id) => devices.print(t, id) });
+  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,
     http,
     broker,
     devices,
+    api,
     start: () => modules.start(),
     async stop() {
       broker.closing = true; // refuse new requests at once, before the modules go down one by one

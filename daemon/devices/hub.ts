@@ -14,7 +14,7 @@ import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import type { DevicePresence, Presence as PresencePort } from '../../contract/ports.js';
 import { modelOf, type OutLeaf } from '../../devices/index.js';
 import type { Core, CoreResult } from '../core/core.js';
-import type { Command, StoredEvent } from '../engine/types.js';
+import type { Command, StoredEvent, Ticket } from '../engine/types.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
@@ -128,6 +128,28 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     let l = this.loggers.get(d.id);
     if (!l) this.loggers.set(d.id, (l = this.log.child({ device: d.id })));
     return l;
+  }
+
+  private prints = 0;
+  /**
+   * Sends a ticket to a dispenser's printer: the one named, else the one that
+   * issued it, else an online dispenser of its service. The message carries a
+   * new `re` starting with "hub:" (docs/PROTOCOL.md: a ticket the device did not
+   * ask for, printed once per id).
+   */
+  print(t: Ticket, id?: string): { ok: true; device: string } | { ok: false; code: 'unknown_device' | 'no_printer' | 'offline'; message: string } {
+    const named = id !== undefined ? this.devices.find((d) => d.id === id) : undefined;
+    if (id !== undefined && !named) return { ok: false, code: 'unknown_device', message: `no enabled device "${id}"` };
+    const prints = (d: DeviceConfig) => d.kind === 'dispenser' && modelOf(d).accepts.includes('ticket');
+    const candidates = named
+      ? [named]
+      : [...this.devices.filter((d) => d.id === t.device), ...this.devices.filter((d) => d.id !== t.device && (d.bind.services ?? []).includes(t.service))].filter(prints);
+    if (!candidates.some(prints)) return { ok: false, code: 'no_printer', message: named ? `${named.id} is not a dispenser with a printer` : `no dispenser prints ${t.service} tickets` };
+    const d = candidates.find((x) => prints(x) && this.presence.has(x.id));
+    if (!d) return { ok: false, code: 'offline', message: `${candidates.map((x) => x.id).join(', ')}: offline; print it elsewhere or show it on screen` };
+    this.deliver(d, 'ticket', { v: PROTOCOL_VERSION, re: `hub:print:${++this.prints}:${t.number}`, duplicate: false, ticket: ticketView(this.config, t) });
+    this.logOf(d).info({ ticket: t.number }, 'ticket sent to the printer');
+    return { ok: true, device: d.id };
   }
 
   /** Whether a device is online now (the one record of presence; other modules ask here). */

@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Role } from '../../contract/roles.js';
+import { Bucket } from '../spine/bucket.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -58,26 +59,6 @@ const receives = (d: DeviceConfig): readonly string[] => modelOf(d).accepts;
 
 const VOID_TOPIC = '$qhub/void';
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-
-/** Token bucket per client. */
-class Bucket {
-  private tokens: number;
-  private last = performance.now();
-  constructor(
-    private readonly rate: number,
-    private readonly burst: number,
-  ) {
-    this.tokens = burst;
-  }
-  take(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
 
 /** Counts failed logins per address so a scanner or a misconfigured device does not flood the journal. */
 class LoginFailures {
