@@ -7,7 +7,11 @@ import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { deviceModelChecks } from './device-checks.js';
 import { CenterFile, type CenterConfig } from './schema.js';
+
+/** The schema plus the checks that need the device models. */
+const CheckedCenterFile = CenterFile.superRefine(deviceModelChecks, { when: () => true });
 
 export interface Problem {
   file: string;
@@ -341,7 +345,7 @@ export function checkCenterText(text: string, file: string): { config?: CenterCo
     problems.push({ file, line: 1, path: '', message: `YAML cannot be read: ${(e as Error).message}: remove the aliases (*name) that cause it`, severity: 'error' });
     return { problems };
   }
-  const parsed = CenterFile.safeParse(raw);
+  const parsed = CheckedCenterFile.safeParse(raw);
   if (!parsed.success) {
     const explained = parsed.error.issues.flatMap((issue) => issueMessage(issue, raw));
     // A misspelt required key is reported once, as the misspelling, not also as missing.

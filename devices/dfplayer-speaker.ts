@@ -7,14 +7,14 @@
  * The SD card holds the clip pack by number, because the module addresses
  * files only as folder/track: folder 01 = Arabic, 02 = English, 03 = sounds
  * (the chime); a clip's track is its position in the pack's inventory
- * (daemon/voice/words.ts: CLIPS, SOUNDS), counting from 1. New clips are only
+ * (contract/voice.ts: CLIPS, SOUNDS), counting from 1. New clips are only
  * ever appended to the inventory, so a card once written stays right.
  *
  * Availability: the module answers a status query; it is probed when the
  * line opens and every 30 s while idle.
  */
 import { DfPlayer, type DfClip } from '../drivers/dfplayer.js';
-import { CLIPS, SOUNDS } from '../daemon/voice/words.js';
+import { CLIPS, SOUNDS } from '../contract/voice.js';
 import type { ModelDefinition, WiredDevice, WiredIo } from './model.js';
 
 const FOLDERS = { ar: 1, en: 2, sound: 3 } as const;

@@ -9,7 +9,7 @@ import { checkCenterText, formatProblem } from '../config/load.js';
 import type { CenterConfig } from '../config/schema.js';
 import { addDays, businessDay, localHour, localTime } from '../daemon/engine/clock.js';
 import { Engine } from '../daemon/engine/engine.js';
-import type { QueueEvent } from '../daemon/engine/types.js';
+import type { QueueEvent } from '../contract/queue.js';
 import { runStep } from './helpers/engine-run.js';
 
 const EXAMPLE = readFileSync(new URL('../config/center.example.yaml', import.meta.url), 'utf8');

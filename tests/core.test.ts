@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCenter } from '../config/load.js';
 import type { CenterConfig } from '../config/schema.js';
 import { Core, STATE_VERSION } from '../daemon/core/core.js';
-import { EVENT_VERSION, type StoredEvent } from '../daemon/engine/types.js';
+import { EVENT_VERSION, type StoredEvent } from '../contract/queue.js';
 import { Bus } from '../daemon/spine/bus.js';
 import type { HubEvents } from '../daemon/spine/context.js';
 import { captureLog } from './helpers/logs.js';

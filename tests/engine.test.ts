@@ -9,7 +9,7 @@ import { checkCenterText, formatProblem } from '../config/load.js';
 import type { CenterConfig } from '../config/schema.js';
 import { DEDUPE_MS, Engine } from '../daemon/engine/engine.js';
 import { Figures } from '../daemon/engine/stats.js';
-import { ACTIVE, type Command, type ErrorCode, type QueueEvent, type StoredEvent, type Ticket } from '../daemon/engine/types.js';
+import { ACTIVE, type Command, type ErrorCode, type QueueEvent, type StoredEvent, type Ticket } from '../contract/queue.js';
 import { runStep, type RunResult } from './helpers/engine-run.js';
 
 // ------------------------------------------------------------------ helpers

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadCenter } from '../config/load.js';
 import { createHub, type Hub } from '../daemon/hub.js';
-import type { StoredEvent } from '../daemon/engine/types.js';
+import type { StoredEvent } from '../contract/queue.js';
 import type { HubModule } from '../daemon/spine/module.js';
 import { connectDevice, exampleSecrets, testCenter, type TestDevice } from './helpers/hub.js';
 import { captureLog } from './helpers/logs.js';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadCenter } from '../config/load.js';
 import type { DeviceConfig } from '../config/schema.js';
 import type { DeviceHub } from '../daemon/devices/hub.js';
-import type { Command } from '../daemon/engine/types.js';
+import type { Command } from '../contract/queue.js';
 import { createHub, type Hub } from '../daemon/hub.js';
 import { testCenter } from './helpers/hub.js';
 import { captureLog } from './helpers/logs.js';

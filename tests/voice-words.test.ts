@@ -24,7 +24,7 @@ import {
   type ClipRef,
   type InquiryReading,
   type Lang,
-} from '../daemon/voice/words.js';
+} from '../contract/voice.js';
 
 const ALL = Array.from({ length: 10000 }, (_, n) => n);
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeFor, ZoneQueue } from '../daemon/voice/announcer.js';
 import { espeakArabic } from '../daemon/voice/espeak.js';
 import { generateDemoPack, VoicePack } from '../daemon/voice/pack.js';
-import { CLIPS } from '../daemon/voice/words.js';
+import { CLIPS } from '../contract/voice.js';
 import { readWav } from '../daemon/voice/wav.js';
 import type { Call } from '../daemon/devices/views.js';
 import { CLI, connectDevice, exampleSecrets, startHub, testCenter, type RunningHub, type TestDevice } from './helpers/hub.js';

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dfTrackOf } from '../devices/dfplayer-speaker.js';
 import { renderTicket } from '../devices/render/ticket.js';
-import { composeCall, CLIPS, SOUNDS } from '../daemon/voice/words.js';
+import { composeCall, CLIPS, SOUNDS } from '../contract/voice.js';
 import { DfEmulator } from './emulators/dfplayer.js';
 import { EscPosPrinterEmulator } from './emulators/escpos-printer.js';
 import { FirmataBoard } from './emulators/firmata-board.js';

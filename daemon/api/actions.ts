@@ -12,7 +12,7 @@ import type { DevicePresence, Presence } from '../../contract/ports.js';
 import type { Principal, Role, SystemRole } from '../../contract/roles.js';
 import type { CoreResult } from '../core/core.js';
 import type { Engine } from '../engine/engine.js';
-import { ERROR_CODES, type Command, type ErrorCode, type Ticket } from '../engine/types.js';
+import { ERROR_CODES, type Command, type ErrorCode, type Ticket } from '../../contract/queue.js';
 
 /** What an action is handed: narrow ports, never the hub. */
 export interface ActionPorts {

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig } from '../../config/schema.js';
 import { Engine, type EngineState, type StepResult } from '../engine/engine.js';
-import { ERROR_CODES, type Command, type ErrorCode, type StoredEvent, type Ticket } from '../engine/types.js';
+import { ERROR_CODES, type Command, type ErrorCode, type StoredEvent, type Ticket } from '../../contract/queue.js';
 import type { Bus } from '../spine/bus.js';
-import type { HubEvents } from '../spine/context.js';
+import type { HubEvents } from '../../contract/bus.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Store, StoreError } from '../store/store.js';
 

@@ -14,12 +14,12 @@ import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import type { DevicePresence, Presence as PresencePort } from '../../contract/ports.js';
 import { modelOf, type OutLeaf } from '../../devices/index.js';
 import type { Core, CoreResult } from '../core/core.js';
-import type { Command, StoredEvent, Ticket } from '../engine/types.js';
+import type { Command, StoredEvent, Ticket } from '../../contract/queue.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
 import type { DeviceLink, InLeaf, LinkListener } from './link.js';
-import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, type ProtocolErrorCode } from './protocol.js';
+import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, type ProtocolErrorCode } from '../../contract/protocol.js';
 import { boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
 
 interface Presence {

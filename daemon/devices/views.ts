@@ -7,8 +7,8 @@ import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf } from '../../devices/index.js';
 import { localTime } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
-import type { StoredEvent, Ticket } from '../engine/types.js';
-import { PROTOCOL_VERSION } from './protocol.js';
+import type { StoredEvent, Ticket } from '../../contract/queue.js';
+import { PROTOCOL_VERSION } from '../../contract/protocol.js';
 
 export interface Call {
   seq: number;

@@ -21,7 +21,7 @@ import {
   type Ticket,
   type TicketFacts,
   type WindowState,
-} from './types.js';
+} from '../../contract/queue.js';
 
 /**
  * A retried command (same source and id) returns the first answer for the

@@ -4,7 +4,7 @@
  * rebuilt for any stretch of the event log.
  */
 import { localHour } from './clock.js';
-import type { QueueEvent } from './types.js';
+import type { QueueEvent } from '../../contract/queue.js';
 
 export interface Figure {
   issued: number;

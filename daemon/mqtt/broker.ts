@@ -25,7 +25,7 @@ import type { WebSocketServer } from 'ws';
 import type { z } from 'zod';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf, type InLeaf, type OutLeaf } from '../../devices/index.js';
-import { ALL_ERRORS, describeIssues, PROTOCOL_VERSION, Status, type ProtocolErrorCode } from '../devices/protocol.js';
+import { ALL_ERRORS, describeIssues, PROTOCOL_VERSION, Status, type ProtocolErrorCode } from '../../contract/protocol.js';
 import type { DeviceLink, LinkListener, Transport } from '../devices/link.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';

@@ -9,23 +9,11 @@ import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import type { Core } from '../core/core.js';
 import type { Presence, Routes } from '../../contract/ports.js';
 import type { Links } from '../devices/link.js';
-import type { Command, StoredEvent } from '../engine/types.js';
+import type { HubEvents } from '../../contract/bus.js';
 import type { Bus } from './bus.js';
-import type { Modules } from './module.js';
 
-/** What travels on the hub's bus. */
-export interface HubEvents {
-  /** The events one command (or one rollover) committed, in `seq` order; `command` is absent for a rollover. */
-  committed: { events: StoredEvent[]; command?: Command };
-  /** A device's link came up (MQTT login + online status, a wired device answering...), or its condition changed (`faults`). */
-  'device.online': { device: DeviceConfig; model?: string; fw?: string; faults?: string[] };
-  /** A device's link went down (last will, closed port, ...). */
-  'device.offline': { device: DeviceConfig };
-  /** A speaker finished an announcement (`played`, with the announcement's id). */
-  'speaker.played': { device: DeviceConfig; id: number | string };
-  /** A call is being announced in a zone (browser pages play `path`). */
-  'voice.call': { zone: string; id: number; t: string; w: number; recall: boolean; short: boolean; path?: string; durationMs?: number };
-}
+export type { HubEvents };
+import type { Modules } from './module.js';
 
 export interface HubContext {
   config: CenterConfig;

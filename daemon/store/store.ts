@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { QueueEvent, StoredEvent } from '../engine/types.js';
+import type { QueueEvent, StoredEvent } from '../../contract/queue.js';
 
 const SCHEMA_VERSION = 1;
 

@@ -24,12 +24,12 @@ import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf } from '../../devices/index.js';
 import type { DeviceLink } from '../devices/link.js';
-import { PROTOCOL_VERSION } from '../devices/protocol.js';
+import { PROTOCOL_VERSION } from '../../contract/protocol.js';
 import { callOf, zonesOf, type Call } from '../devices/views.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { describeProblems, VoicePack, type Rendered } from './pack.js';
-import { composeCall, type ClipRef } from './words.js';
+import { composeCall, type ClipRef } from '../../contract/voice.js';
 
 export type Lang = 'ar' | 'en';
 

@@ -17,7 +17,7 @@ import type { CenterConfig } from '../../config/schema.js';
 import { composeFor, type Lang } from './announcer.js';
 import { describeProblems, generateDemoPack, VoicePack } from './pack.js';
 import { writeWav } from './wav.js';
-import { clipsText } from './words.js';
+import { clipsText } from '../../contract/voice.js';
 
 export const VOICE_USAGE = `usage:
   qhub voice text TICKET --window N [--lang ar|en|both] [--inquiry] [--short]   the words of that call, on one line

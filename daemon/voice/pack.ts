@@ -1,7 +1,7 @@
 /**
  * A clip pack: one folder per language (`ar/`, `en/`, and `sound/` for the
  * chime), each with a `manifest.json` `{"lang": "ar", "clips": {"<id>":
- * "<file>"}}`. The ids are the inventory of daemon/voice/words.ts; a center
+ * "<file>"}}`. The ids are the inventory of contract/voice.ts; a center
  * replaces files with recorded voices under the same ids. Clips are 16-bit
  * PCM mono WAV, all at one sample rate.
  *
@@ -15,7 +15,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, re
 import { join as pathJoin } from 'node:path';
 import { promisify } from 'node:util';
 import { espeakArabic } from './espeak.js';
-import { CLIPS, SOUNDS, type ClipRef } from './words.js';
+import { CLIPS, SOUNDS, type ClipRef } from '../../contract/voice.js';
 import { chime, durationMs, join, readWav, trim, writeWav, type Pcm } from './wav.js';
 
 export type PackLang = 'ar' | 'en' | 'sound';

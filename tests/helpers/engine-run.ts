@@ -5,7 +5,7 @@
  * applied.
  */
 import type { Engine, StepResult } from '../../daemon/engine/engine.js';
-import type { Command, StoredEvent } from '../../daemon/engine/types.js';
+import type { Command, StoredEvent } from '../../contract/queue.js';
 
 export type RunResult = StepResult & {
   /** Every event this step committed, the rollover's included, in order. */

@@ -5,7 +5,7 @@
  * what each device model sends and accepts is in its definition (devices/).
  */
 import { z } from 'zod';
-import { ERROR_CODES as ENGINE_ERRORS } from '../engine/types.js';
+import { ERROR_CODES as ENGINE_ERRORS } from './queue.js';
 
 export const PROTOCOL_VERSION = 1;
 
