@@ -134,6 +134,10 @@ export type EventBody =
   | (TicketFacts & { type: 'ticket.near'; ahead: number })
   /** A waiting ticket kept across the rollover (`center.day.leftovers: carry`): it now belongs to day `to`. */
   | (TicketFacts & { type: 'ticket.carried'; from: string; to: string })
+  /** A device came online, or its faults changed while online (a printer out of paper). */
+  | { type: 'device.online'; device: string; kind: string; model?: string; fw?: string; faults?: string[]; flaps?: number }
+  /** A device went away; `why`: what the transport saw (disconnected, no answer, port closed...). */
+  | { type: 'device.offline'; device: string; kind: string; why?: string; flaps?: number }
   | { type: 'window.opened'; window: number }
   | { type: 'window.paused'; window: number; reason: string }
   | { type: 'window.closed'; window: number };

@@ -319,6 +319,18 @@ describe('the people’s door: users, roles, the command table', () => {
     expect(list.map((x) => x.name).sort()).toEqual(ACTIONS.map((x) => x.name).sort());
   });
 
+  it('device presence is an event in the log, forwarded like the rest, with why a device went away', async () => {
+    const online = events().find((e) => e.type === 'device.online' && e.device === 'disp-1');
+    expect(online).toMatchObject({ kind: 'dispenser', model: 'test', fw: '0.0.1', source: 'hub' });
+    const kp8 = await connectDevice(hub.mqttPort, 'kp-8', secrets['kp-8']!);
+    await vi.waitFor(() => expect(events().some((e) => e.type === 'device.online' && e.device === 'kp-8')).toBe(true), { timeout: 10_000 });
+    // Gone without a goodbye: the broker sees the socket close.
+    kp8.client.stream.destroy();
+    await vi.waitFor(() => expect(events().find((e) => e.type === 'device.offline' && e.device === 'kp-8')).toMatchObject({ kind: 'keypad', why: expect.any(String) }), { timeout: 10_000 });
+    await vi.waitFor(() => expect(rx.events.filter((e) => String(e.type).startsWith('device.') && e.device === 'kp-8').map((e) => e.type)).toEqual(['device.online', 'device.offline']), { timeout: 10_000 });
+    await kp8.close();
+  });
+
   it('the local socket serves the same table to the technician, recorded as cli:<login>', async () => {
     const sock = join(dataDir, 'qhub.sock');
     const st = await viaSocket(sock, { id: 1, action: 'status' });

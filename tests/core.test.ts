@@ -285,7 +285,7 @@ describe('Core: group commit', () => {
 
 describe('retention: delivered events are kept forward.keepDays, undelivered ones for ever', () => {
   it('deletes only what every forwarder acknowledged and is old enough, and the state rebuilds the same', async () => {
-    const { pruneDelivered } = await import('../daemon/forwarder/retention.js');
+    const { pruneDelivered } = await import('../daemon/store/retention.js');
     const config = example((c) => {
       c.forward.webhook = { url: 'https://backend.example/e', secret: 'x'.repeat(12), batch: 500, lingerMs: 200, timeoutMs: 10_000, maxBackoffMs: 60_000 };
       c.forward.keepDays = 1;
@@ -301,10 +301,18 @@ describe('retention: delivered events are kept forward.keepDays, undelivered one
     }
     // The backend acknowledged up to the middle of the 13th; it is noon on the 14th.
     const cursor = seqOfDay['2026-01-13']![4]!;
+    core.store.registerReader('webhook');
     core.store.setCursor('webhook', cursor);
     clock.now = T('12:00', '2026-01-14');
     const state = JSON.stringify(core.engine.state);
-    const r = pruneDelivered(core.store, config, clock.now);
+    // A second reader that has read less holds pruning back to where it is.
+    core.store.registerReader('reports');
+    core.store.setCursor('reports', seqOfDay['2026-01-12']![4]!);
+    const held = pruneDelivered(core.store, config.forward.keepDays, clock.now);
+    expect(held.upTo).toBe(seqOfDay['2026-01-12']![4]!);
+    expect(core.store.readAfter(0, 10_000).map((e) => e.seq)[0]).toBe(seqOfDay['2026-01-12']![5]!);
+    core.store.setCursor('reports', core.store.lastSeq);
+    const r = pruneDelivered(core.store, config.forward.keepDays, clock.now);
     const left = core.store.readAfter(0, 10_000).map((e) => e.seq);
     // Everything of the 12th went (delivered, older than a day); of the 13th, only what was delivered and before noon.
     for (const s of seqOfDay['2026-01-12']!) expect(left).not.toContain(s);
@@ -317,11 +325,11 @@ describe('retention: delivered events are kept forward.keepDays, undelivered one
     again.core.stop();
   });
 
-  it('with no forwarder configured nothing is deleted', async () => {
-    const { pruneDelivered } = await import('../daemon/forwarder/retention.js');
+  it('with no reader of the log registered nothing is deleted', async () => {
+    const { pruneDelivered } = await import('../daemon/store/retention.js');
     const { core, clock } = await setup({ at: T('09:00', '2026-01-12') });
     ok(await core.submit({ type: 'issue', service: 'intake', source: 'd', id: '1' }));
-    expect(pruneDelivered(core.store, core.config, clock.now + 400 * 24 * 3600_000).deleted).toBe(0);
+    expect(pruneDelivered(core.store, core.config.forward.keepDays, clock.now + 400 * 24 * 3600_000).deleted).toBe(0);
     core.stop();
   });
 });

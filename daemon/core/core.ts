@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig } from '../../config/schema.js';
 import { Engine, type EngineState, type StepResult } from '../engine/engine.js';
-import { ERROR_CODES, type Command, type ErrorCode, type StoredEvent, type Ticket } from '../../contract/queue.js';
+import { ERROR_CODES, type Command, type ErrorCode, type EventBody, type StoredEvent, type Ticket } from '../../contract/queue.js';
 import type { Bus } from '../spine/bus.js';
 import type { HubEvents } from '../../contract/bus.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
@@ -54,6 +54,8 @@ const MAX_GROUP = 256;
 
 interface Pending {
   cmd: Command | undefined;
+  /** Facts the hub observed (a device came or went), recorded as they are; no command decides them. */
+  facts?: { events: EventBody[]; source?: string };
   resolve: (r: CoreResult) => void;
 }
 
@@ -118,6 +120,22 @@ export class Core implements HubModule {
     return { seq: snap.seq, state: wrapped ? (snap.state as { state: EngineState }).state : (snap.state as EngineState) };
   }
 
+  /**
+   * Records facts the hub observed but no command decided (device presence),
+   * in the same log, order and group commits as everything else; resolves
+   * once they are on disk. Never rejects.
+   */
+  note(events: EventBody[], source?: string): Promise<CoreResult> {
+    return new Promise((resolve) => this.enqueue({ cmd: undefined, facts: { events, ...(source ? { source } : {}) }, resolve }));
+  }
+
+  private record(f: { events: EventBody[]; source?: string }, committed: StoredEvent[]): CoreResult {
+    const stored = this.store.append(this.engine.stamp(f.events, this.now(), f.source ? { source: f.source } : undefined));
+    for (const e of stored) this.engine.apply(e);
+    committed.push(...stored);
+    return { ok: true, events: stored, duplicate: false };
+  }
+
   /** Commands waiting for the next group. */
   get pending(): number {
     return this.queue.length;
@@ -134,14 +152,16 @@ export class Core implements HubModule {
    * apply. Never rejects.
    */
   submit(cmd: Command | undefined): Promise<CoreResult> {
-    return new Promise((resolve) => {
-      this.queue.push({ cmd, resolve });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // After the I/O phase: every request read from the sockets meanwhile joins this group.
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise((resolve) => this.enqueue({ cmd, resolve }));
+  }
+
+  private enqueue(p: Pending): void {
+    this.queue.push(p);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // After the I/O phase: every request read from the sockets meanwhile joins this group.
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Decides the queued commands in order, commits them in one transaction, then answers them. */
@@ -158,7 +178,7 @@ export class Core implements HubModule {
     let rolled = false;
     try {
       this.store.transaction(() => {
-        for (const p of group) results.push(this.decide(p.cmd, committed, () => (rolled = true)));
+        for (const p of group) results.push(p.facts ? this.record(p.facts, committed) : this.decide(p.cmd, committed, () => (rolled = true)));
       });
       this.storageError = undefined;
     } catch (e) {

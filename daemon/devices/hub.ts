@@ -14,9 +14,10 @@ import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import type { DevicePresence, Presence as PresencePort } from '../../contract/ports.js';
 import { modelOf, type OutLeaf } from '../../devices/index.js';
 import type { Core, CoreResult } from '../core/core.js';
-import type { Command, StoredEvent, Ticket } from '../../contract/queue.js';
+import type { Command, EventBody, StoredEvent, Ticket } from '../../contract/queue.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
+import { Bucket } from '../spine/bucket.js';
 import { Throttle } from '../spine/throttle.js';
 import type { DeviceLink, InLeaf, LinkListener } from './link.js';
 import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, type ProtocolErrorCode } from '../../contract/protocol.js';
@@ -75,7 +76,10 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     }
   }
 
+  private running = false;
+
   start(): void {
+    this.running = true;
     this.revBase = this.core.store.lastSeq;
     for (const d of this.devices) this.links.set(d.id, this.ctx.links.link(d));
     const day = this.core.engine.state.day;
@@ -86,6 +90,8 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   }
 
   stop(): void {
+    this.running = false;
+    clearTimeout(this.settleTimer);
     this.ctx.links.listen(undefined);
     this.unsubscribe?.();
   }
@@ -165,12 +171,71 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     this.gone.delete(d.id);
     this.presence.set(d.id, { since, ...info });
     this.ctx.bus.emit('device.online', { device: d, ...info });
+    this.logPresence(d);
   }
 
   offline(d: DeviceConfig, why?: string): void {
     if (!this.presence.delete(d.id)) return;
     this.gone.set(d.id, { since: Date.now(), ...(why ? { why } : {}) });
     this.ctx.bus.emit('device.offline', { device: d });
+    this.logPresence(d);
+  }
+
+  // ------------------------------------------------------------ presence in the event log
+
+  /** Per device: what the log last says of it ("on:<faults>" or "off"). */
+  private readonly recorded = new Map<string, string>();
+  private readonly presenceRate = new Map<string, Bucket>();
+  private readonly unsettled = new Set<string>();
+  private settleTimer?: NodeJS.Timeout;
+  /** Changes not written one by one because a device flapped; the next event written says how many. */
+  private readonly flaps = new Map<string, number>();
+
+  /**
+   * Writes a device's presence into the event log when it changed (online,
+   * offline, faults), so health reports and the backend see it. A device
+   * that flaps is written at most once every 10 s after a burst of 6; the
+   * changes in between are counted (`flaps`) and its state at the end is
+   * always written.
+   */
+  private logPresence(d: DeviceConfig): void {
+    if (!this.running) return;
+    const p = this.presence.get(d.id);
+    const key = p ? `on:${(p.faults ?? []).join(',')}` : 'off';
+    if (this.recorded.get(d.id) === key) return;
+    let b = this.presenceRate.get(d.id);
+    if (!b) this.presenceRate.set(d.id, (b = new Bucket(0.1, 6)));
+    if (!b.take()) {
+      this.flaps.set(d.id, (this.flaps.get(d.id) ?? 0) + 1);
+      this.unsettled.add(d.id);
+      this.settleTimer ??= setTimeout(() => this.settle(), 10_000);
+      this.settleTimer.unref?.();
+      return;
+    }
+    this.recorded.set(d.id, key);
+    const flaps = this.flaps.get(d.id);
+    this.flaps.delete(d.id);
+    const gone = this.gone.get(d.id);
+    const body: EventBody = p
+      ? { type: 'device.online', device: d.id, kind: d.kind, ...(p.model ? { model: p.model } : {}), ...(p.fw ? { fw: p.fw } : {}), ...(p.faults?.length ? { faults: p.faults } : {}), ...(flaps ? { flaps } : {}) }
+      : { type: 'device.offline', device: d.id, kind: d.kind, ...(gone?.why ? { why: gone.why } : {}), ...(flaps ? { flaps } : {}) };
+    void this.core.note([body], 'hub').then((r) => {
+      if (!r.ok) {
+        // Not on disk: try again at the next change or settle.
+        this.recorded.delete(d.id);
+        this.logOf(d).warn({ code: r.error.code }, 'device presence could not be written to the event log');
+      }
+    });
+  }
+
+  private settle(): void {
+    this.settleTimer = undefined;
+    const ids = [...this.unsettled];
+    this.unsettled.clear();
+    for (const id of ids) {
+      const d = this.devices.find((x) => x.id === id);
+      if (d) this.logPresence(d);
+    }
   }
 
   /** A device (re)connected or subscribed: send it its state again. */

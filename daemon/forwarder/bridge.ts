@@ -45,6 +45,8 @@ export class MqttBridge implements HubModule {
   constructor(private readonly ctx: HubContext) {
     this.cfg = ctx.config.forward.mqtt!;
     this.store = ctx.core.store;
+    // Pruning waits for this cursor even while the module cannot start: nothing undelivered is lost.
+    this.store.registerReader(BRIDGE_CURSOR);
     this.log = ctx.log.child({ mod: 'mqtt-bridge' });
     this.prefix = this.cfg.prefix ?? `qhub/centers/${ctx.config.center.id}`;
     // Pending only while connected: a reconnect wakes it.

@@ -56,6 +56,8 @@ export class WebhookForwarder implements HubModule {
   constructor(private readonly ctx: HubContext) {
     this.cfg = ctx.config.forward.webhook!;
     this.store = ctx.core.store;
+    // Pruning waits for this cursor even while the module cannot start (no secret yet): nothing undelivered is lost.
+    this.store.registerReader(CURSOR);
     this.log = ctx.log.child({ mod: 'forwarder' });
     this.pump = new Pump(() => this.pass(), () => this.store.isOpen && this.store.lastSeq > this.store.cursor(CURSOR), this.cfg.lingerMs);
   }

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Core } from '../core/core.js';
-import { pruneDelivered } from '../forwarder/retention.js';
+import { pruneDelivered } from '../store/retention.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 
@@ -38,8 +38,8 @@ export class Schedules implements HubModule {
   /** Deletes delivered events older than forward.keepDays (never undelivered ones). */
   private prune(): void {
     try {
-      const r = pruneDelivered(this.core.store, this.core.config, this.core.clock());
-      if (r.deleted) this.log.info({ deleted: r.deleted, upTo: r.upTo, keepDays: this.core.config.forward.keepDays }, 'delivered events past their keeping time deleted');
+      const r = pruneDelivered(this.core.store, this.core.config.forward.keepDays, this.core.clock());
+      if (r.deleted) this.log.info({ deleted: r.deleted, upTo: r.upTo, readers: r.readers, keepDays: this.core.config.forward.keepDays }, 'delivered events past their keeping time deleted');
     } catch (e) {
       this.log.warn({ err: e }, 'could not prune the event log; will retry in an hour');
     }

@@ -191,6 +191,20 @@ export class Store {
     return this.db!.prepare('DELETE FROM events WHERE seq <= ? AND at < ?').run(upTo, beforeAt).changes;
   }
 
+  private readonly registered = new Set<string>();
+  /**
+   * Names a reader of the log (a forwarder, a report job) whose cursor holds
+   * back pruning: an event is deleted only once every registered reader has
+   * read past it (daemon/store/retention.ts).
+   */
+  registerReader(name: string): void {
+    this.registered.add(name);
+  }
+
+  readers(): string[] {
+    return [...this.registered];
+  }
+
   cursor(name: string): number {
     return (this.s.getCursor.get(name) as { seq: number } | undefined)?.seq ?? 0;
   }
