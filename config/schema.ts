@@ -7,9 +7,12 @@
  * `qhub check-config` prints it after `FILE:LINE: key.path:`.
  */
 import { z } from 'zod';
-import { ROLES, type Role } from '../contract/roles.js';
 
 export const CONFIG_VERSION = 1;
+
+/** People's roles (contract/roles.ts says what each may do). */
+export const ROLES = ['supervisor', 'clerk', 'reception', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
 const ID = /^[a-z0-9][a-z0-9_-]{0,47}$/;

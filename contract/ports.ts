@@ -4,6 +4,17 @@
  * `daemon/hub.ts` wires them. No module looks another up by name.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Command, ErrorCode, StoredEvent, Ticket } from './queue.js';
+
+/** What a command came to, once its events are on disk (or why nothing changed). */
+export type CoreResult =
+  | { ok: true; events: StoredEvent[]; ticket?: Ticket; duplicate: boolean }
+  | { ok: false; error: { code: ErrorCode; message: string } };
+
+/** The one command path (daemon/core): resolves once the command's events are committed. Never rejects. */
+export interface Commands {
+  submit(cmd: Command): Promise<CoreResult>;
+}
 
 /** One HTTP request as a route handler sees it: the body as text (each route parses and explains its own errors). */
 export interface HttpRequest {

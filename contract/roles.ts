@@ -4,8 +4,9 @@
  * reaches the hub through the local socket; the backend through its token.
  * Devices are never principals of the API, users never devices of MQTT.
  */
-export const ROLES = ['supervisor', 'clerk', 'reception', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from '../config/schema.js';
+
+export { ROLES, type Role };
 
 /** Roles no config line gives: the local socket's technician, the backend's token. */
 export type SystemRole = 'technician' | 'backend';

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { CenterConfig } from '../../config/schema.js';
 import type { DevicePresence, Presence } from '../../contract/ports.js';
 import type { Principal, Role, SystemRole } from '../../contract/roles.js';
-import type { CoreResult } from '../core/core.js';
+import type { CoreResult } from '../../contract/ports.js';
 import type { Engine } from '../engine/engine.js';
 import { ERROR_CODES, type Command, type ErrorCode, type Ticket } from '../../contract/queue.js';
 

@@ -19,7 +19,6 @@
 import type { Logger } from 'pino';
 import type { HttpRequest, Presence, Reply, Routes } from '../../contract/ports.js';
 import type { Principal } from '../../contract/roles.js';
-import type { Core } from '../core/core.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { ACTION_BY_NAME, ACTIONS, runAction, type ActionPorts } from './actions.js';
@@ -29,7 +28,7 @@ import { CommandSocket, socketPath } from './socket.js';
 export const COOKIE = 'qhub_session';
 
 export interface ApiContext extends Pick<HubContext, 'config' | 'log' | 'dataDir' | 'routes' | 'presence'> {
-  core: Pick<Core, 'submit' | 'engine' | 'store' | 'clock'>;
+  core: Pick<HubContext['core'], 'submit' | 'engine' | 'store' | 'clock'>;
   print: ActionPorts['print'];
 }
 

@@ -17,12 +17,11 @@ import { Engine, type EngineState, type StepResult } from '../engine/engine.js';
 import { ERROR_CODES, type Command, type ErrorCode, type EventBody, type StoredEvent, type Ticket } from '../../contract/queue.js';
 import type { Bus } from '../spine/bus.js';
 import type { HubEvents } from '../../contract/bus.js';
+import type { CoreResult } from '../../contract/ports.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Store, StoreError } from '../store/store.js';
 
-export type CoreResult =
-  | { ok: true; events: StoredEvent[]; ticket?: Ticket; duplicate: boolean }
-  | { ok: false; error: { code: ErrorCode; message: string } };
+export type { CoreResult };
 
 /**
  * Version of the engine state written in snapshots. A snapshot of another

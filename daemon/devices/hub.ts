@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import type { DevicePresence, Presence as PresencePort } from '../../contract/ports.js';
 import { modelOf, type OutLeaf } from '../../devices/index.js';
-import type { Core, CoreResult } from '../core/core.js';
+import type { CoreResult } from '../../contract/ports.js';
 import type { Command, EventBody, StoredEvent, Ticket } from '../../contract/queue.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
@@ -52,7 +52,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   };
   private readonly zoneOf: Map<number, string>;
   private readonly config: CenterConfig;
-  private readonly core: Core;
+  private readonly core: HubContext['core'];
   private readonly log: Logger;
   private unsubscribe?: () => void;
   private revBase = 0;

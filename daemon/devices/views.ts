@@ -8,32 +8,12 @@ import { modelOf } from '../../devices/index.js';
 import { localTime } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import type { StoredEvent, Ticket } from '../../contract/queue.js';
+import { callOf, zonesOf, type Call } from '../../contract/calls.js';
 import { PROTOCOL_VERSION } from '../../contract/protocol.js';
 
-export interface Call {
-  seq: number;
-  t: string;
-  w: number;
-  zone: string;
-  recall: boolean;
-  at: number;
-  /** The number called is an inquiry number (a delivery call), not a ticket of today. */
-  inquiry?: boolean;
-}
+export { callOf, zonesOf, type Call };
 
 const KEEP = 16;
-
-/** The call a committed event makes (a call or a recall at a window), with the window's hall zone; undefined for other events. */
-export function callOf(e: StoredEvent, zoneOf: ReadonlyMap<number, string>): Call | undefined {
-  if (e.type !== 'ticket.called' && e.type !== 'ticket.recalled') return undefined;
-  const call: Call = { seq: e.seq, t: e.number, w: e.window, zone: zoneOf.get(e.window) ?? 'hall', recall: e.type === 'ticket.recalled', at: e.at };
-  if (e.inquiry !== undefined && e.inquiry === e.number) call.inquiry = true;
-  return call;
-}
-
-export function zonesOf(config: CenterConfig): Map<number, string> {
-  return new Map(config.windows.map((w) => [w.number, w.zone]));
-}
 
 /** The day's recent calls per hall zone, newest first; rebuilt from the log at start. */
 export class RecentCalls {

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { INBOUND_TOKEN } from '../../config/load.js';
 import type { CenterConfig } from '../../config/schema.js';
-import type { CoreResult } from '../core/core.js';
+import type { CoreResult } from '../../contract/ports.js';
 import { describeIssues } from '../../contract/protocol.js';
 import type { Command, ErrorCode } from '../../contract/queue.js';
 import type { HttpRequest } from '../../contract/ports.js';

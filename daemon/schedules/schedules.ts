@@ -7,7 +7,6 @@
  * Owns: its timers. May touch: the core (tick).
  */
 import type { Logger } from 'pino';
-import type { Core } from '../core/core.js';
 import { pruneDelivered } from '../store/retention.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
@@ -16,7 +15,7 @@ export class Schedules implements HubModule {
   readonly name = 'schedules';
   private timer?: NodeJS.Timeout;
   private pruneTimer?: NodeJS.Timeout;
-  private readonly core: Core;
+  private readonly core: HubContext['core'];
   private readonly log: Logger;
   private lastError?: string;
   private ticks = 0;

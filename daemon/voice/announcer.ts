@@ -25,7 +25,7 @@ import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf } from '../../devices/index.js';
 import type { DeviceLink } from '../devices/link.js';
 import { PROTOCOL_VERSION } from '../../contract/protocol.js';
-import { callOf, zonesOf, type Call } from '../devices/views.js';
+import { callOf, zonesOf, type Call } from '../../contract/calls.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { describeProblems, VoicePack, type Rendered } from './pack.js';

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { EXAMPLE_CONFIG, loadCenter } from '../../config/load.js';
-import { ROLE_SUMMARY } from '../../contract/roles.js';
-import { createHub } from '../hub.js';
-import { ACTIONS, type Action } from './actions.js';
-import { hashPassword } from './auth.js';
+import { EXAMPLE_CONFIG, loadCenter } from '../config/load.js';
+import { ROLE_SUMMARY } from '../contract/roles.js';
+import { createHub } from './hub.js';
+import { ACTIONS, type Action } from './api/actions.js';
+import { hashPassword } from './api/auth.js';
 
 /** The order actions are shown and captured in: a morning at the example center. */
 const SCRIPT: { action: string; as: string; input?: Record<string, unknown> }[] = [
