@@ -6,7 +6,8 @@
  * the log replaying into the same state. Also the engine's command table.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -204,6 +205,12 @@ describe('assign through the Core on a real SQLite file', () => {
     const r = await core.submit({ type: 'assign', window: 2, services: ['treasury'], source: 'supervisor', id: 'a1' });
     expect(r).toMatchObject({ ok: true, events: [{ type: 'window.assigned', window: 2, services: ['treasury'], seq: 2 }] });
     expect((await core.submit({ type: 'issue', service: 'treasury', source: 'disp-1', id: 'p1' })).ok).toBe(true);
+    // As forwarded to the backend, it matches docs/events.schema.json; an empty or repeated list would not.
+    const validate = new Ajv2020({ allErrors: true }).compile(JSON.parse(readFileSync(new URL('../docs/events.schema.json', import.meta.url), 'utf8')) as object);
+    const forwarded = { key: 'mansoura-tc:2', ...(r.ok ? r.events[0] : {}) };
+    expect(validate(forwarded), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...forwarded, services: [] })).toBe(false);
+    expect(validate({ ...forwarded, services: ['treasury', 'treasury'] })).toBe(false);
     core.stop(); // takes a snapshot
 
     const again = await start(dir, T('08:30'));
