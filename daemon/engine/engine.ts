@@ -9,6 +9,7 @@
 import type { CenterConfig, ServiceConfig, WindowConfig } from '../../config/schema.js';
 import { businessDay } from './clock.js';
 import { DECIDERS, isCommandType, type Decider } from './commands/index.js';
+import { fold } from './fold.js';
 import type { EngineQueries } from './queries.js';
 import { facts } from './rules.js';
 import { emptyState, type EngineState } from './state.js';
@@ -28,15 +29,8 @@ import {
 
 export { emptyState, type EngineState } from './state.js';
 export { facts, pad } from './rules.js';
+export { DEDUPE_MS } from './fold.js';
 
-/**
- * A retried command (same source and id) returns the first answer for the
- * rest of the business day; ids seen less than this long before the rollover
- * are kept into the new day (a dispenser retrying across 03:00).
- */
-export const DEDUPE_MS = 15 * 60_000;
-/** Service times above this are not believed (a forgotten "done", a clock jump). */
-const MAX_SAMPLE_MS = 3 * 3600_000;
 
 const err = (code: ConstructorParameters<typeof EngineError>[0], message?: string): Decision => ({
   ok: false,
@@ -376,166 +370,7 @@ export class Engine implements EngineQueries {
   }
 
   private fold(e: QueueEvent): void {
-    const st = this.state;
-    if (e.at > st.lastAt) st.lastAt = e.at;
-    if (e.ref) {
-      const ticket = 'ticket' in e ? e.ticket : undefined;
-      const seen = (st.refs[e.ref] ??= { at: e.at });
-      if (ticket) seen.ticket = ticket;
-    }
-    const t = 'ticket' in e ? st.tickets[e.ticket] : undefined;
-    const win = (n: number): WindowState => (st.windows[n] ??= { number: n, status: 'closed', served: 0 });
-    const leaveWindow = (tk: Ticket) => {
-      if (tk.window !== undefined) {
-        const w = st.windows[tk.window];
-        if (w?.current === tk.id) delete w.current;
-      }
-    };
-
-    switch (e.type) {
-      case 'day.rolled': {
-        st.day = e.to;
-        st.counters = {};
-        st.sincePriority = {};
-        // Keep recent command ids: a dispenser retry just after the rollover must not issue a second ticket.
-        for (const [k, v] of Object.entries(st.refs)) if (e.at - v.at >= DEDUPE_MS) delete st.refs[k];
-        for (const [id, tk] of Object.entries(st.tickets)) if (!ACTIVE.has(tk.status)) delete st.tickets[id];
-        for (const w of Object.values(st.windows)) w.served = 0;
-        return;
-      }
-      case 'ticket.issued': {
-        st.tickets[e.ticket] = {
-          id: e.ticket,
-          number: e.number,
-          service: e.service,
-          day: e.day,
-          n: e.n,
-          ...(e.priority ? { priority: e.priority } : {}),
-          status: 'waiting',
-          order: e.order,
-          issuedAt: e.at,
-          enqueuedAt: e.at,
-          recalls: 0,
-          ...(e.device ? { device: e.device } : {}),
-          ...(e.inquiry ? { inquiry: e.inquiry } : {}),
-          ...(e.requestId ? { requestId: e.requestId } : {}),
-          ahead: e.ahead,
-          expectedWaitMin: e.expectedWaitMin,
-        };
-        if (e.order >= st.nextOrder) st.nextOrder = e.order + 1;
-        if (e.n > 0) {
-          const c = (st.counters[e.service] ??= { issued: 0, last: 0 });
-          c.issued++;
-          c.last = e.n;
-        }
-        return;
-      }
-      case 'ticket.called': {
-        if (!t) return;
-        const w = win(e.window);
-        w.current = t.id;
-        if (w.status !== 'open') {
-          w.status = 'open';
-          delete w.reason;
-        }
-        t.status = 'called';
-        t.window = e.window;
-        t.calledAt = e.at;
-        delete t.servingAt;
-        t.recalls = 0;
-        if (e.how === 'next' && this.config.queue.priority.rule === 'interleave')
-          st.sincePriority[t.service] = t.priority ? 0 : (st.sincePriority[t.service] ?? 0) + 1;
-        return;
-      }
-      case 'ticket.recalled':
-        if (t) t.recalls = e.count;
-        return;
-      case 'ticket.serving':
-        if (t) {
-          t.status = 'serving';
-          t.servingAt = e.at;
-        }
-        return;
-      case 'ticket.done': {
-        if (!t) return;
-        leaveWindow(t);
-        t.status = 'done';
-        t.endedAt = e.at;
-        if (e.reason !== 'rollover') {
-          win(e.window).served++;
-          if (e.serviceMs > 0 && e.serviceMs <= MAX_SAMPLE_MS) {
-            const s = (st.samples[e.service] ??= []);
-            s.push(e.serviceMs);
-            if (s.length > this.config.queue.estimate.samples) s.splice(0, s.length - this.config.queue.estimate.samples);
-          }
-        }
-        return;
-      }
-      case 'ticket.noShow':
-        if (!t) return;
-        leaveWindow(t);
-        t.status = 'noShow';
-        t.endedAt = e.at;
-        return;
-      case 'ticket.returned':
-      case 'ticket.transferred': {
-        if (!t) return;
-        if (t.status === 'called' || t.status === 'serving') leaveWindow(t);
-        if (e.type === 'ticket.transferred') t.service = e.to;
-        t.status = 'waiting';
-        t.order = e.order;
-        t.enqueuedAt = e.at;
-        delete t.endedAt;
-        delete t.window;
-        if (e.position === 'front') st.frontOrder = Math.max(st.frontOrder, e.order);
-        else st.nextOrder = Math.max(st.nextOrder, e.order + 1);
-        return;
-      }
-      case 'ticket.parked':
-        if (!t) return;
-        leaveWindow(t);
-        t.status = 'parked';
-        return;
-      case 'ticket.attached':
-        if (!t) return;
-        if (e.requestId) t.requestId = e.requestId;
-        if (e.inquiry) t.inquiry = e.inquiry;
-        return;
-      case 'ticket.cancelled':
-        if (!t) return;
-        leaveWindow(t);
-        t.status = 'cancelled';
-        t.endedAt = e.at;
-        return;
-      case 'ticket.carried':
-        if (t) t.day = e.to;
-        return;
-      case 'ticket.near':
-        if (t) t.nearIn = e.service;
-        return;
-      case 'window.opened': {
-        const w = win(e.window);
-        w.status = 'open';
-        delete w.reason;
-        return;
-      }
-      case 'window.paused': {
-        const w = win(e.window);
-        w.status = 'paused';
-        w.reason = e.reason;
-        return;
-      }
-      case 'window.closed': {
-        const w = win(e.window);
-        w.status = 'closed';
-        delete w.reason;
-        return;
-      }
-      case 'window.assigned':
-        // Kept as given, even for services or windows the config no longer has: servicesOf reads around them.
-        st.assigned[e.window] = [...e.services];
-        return;
-    }
+    fold(this.state, e, this.config);
   }
 
   /**
