@@ -243,6 +243,22 @@ describe('assign through the Core on a real SQLite file', () => {
     third.stop();
   });
 
+  it('outlives the retention of the event log: the snapshot holds it after its event is pruned', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhub-assign-'));
+    const core = await start(dir, T('08:00'));
+    expect((await core.submit({ type: 'assign', window: 2, services: ['treasury'] })).ok).toBe(true);
+    core.stop();
+    const later = T('08:00', '2026-02-20'); // 39 days on
+    const again = await start(dir, later); // rolls over and snapshots
+    again.snapshot();
+    expect(again.store.prune(again.store.lastSeq, later - 30 * 24 * 3600_000)).toBeGreaterThan(0);
+    expect([...again.store.replay(0)].some((e) => e.type === 'window.assigned')).toBe(false);
+    again.stop();
+    const third = await start(dir, later + MIN);
+    expect(third.engine.servicesOf(2)).toEqual(['treasury']);
+    third.stop();
+  });
+
   it('loads a snapshot written before assignments existed (no "assigned"), with the same state version', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'qhub-assign-'));
     const core = await start(dir, T('08:00'));

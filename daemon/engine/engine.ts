@@ -350,27 +350,23 @@ export class Engine implements EngineQueries {
   /** Folds one event into the state (and its indexes). Tolerates events about things the config no longer has. */
   apply(e: QueueEvent): void {
     if (e.type === 'day.rolled') {
-      this.fold(e);
+      fold(this.state, e, this.config);
       this.reindex(); // once a day: finished tickets are dropped
       return;
     }
     if (e.type === 'window.assigned') {
-      this.fold(e);
+      fold(this.state, e, this.config);
       this.servicesCache.delete(e.window);
       return;
     }
     const before = 'ticket' in e ? this.state.tickets[e.ticket] : undefined;
     if (before) this.unindex(before);
     try {
-      this.fold(e);
+      fold(this.state, e, this.config);
     } finally {
       const after = 'ticket' in e ? this.state.tickets[e.ticket] : undefined;
       if (after) this.index(after);
     }
-  }
-
-  private fold(e: QueueEvent): void {
-    fold(this.state, e, this.config);
   }
 
   /**
