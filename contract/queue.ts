@@ -39,6 +39,8 @@ export type Command = CommandRef &
     | { type: 'open'; window: number }
     | { type: 'pause'; window: number; reason: string }
     | { type: 'close'; window: number }
+    /** Which services a window calls from now on, in pick order (kept across restarts and rollovers). */
+    | { type: 'assign'; window: number; services: string[] }
   );
 
 export type CommandType = Command['type'];
@@ -140,7 +142,9 @@ export type EventBody =
   | { type: 'device.offline'; device: string; kind: string; why?: string; flaps?: number }
   | { type: 'window.opened'; window: number }
   | { type: 'window.paused'; window: number; reason: string }
-  | { type: 'window.closed'; window: number };
+  | { type: 'window.closed'; window: number }
+  /** The window calls these services from now on, in this order (`assign`); the config's list until the first one. */
+  | { type: 'window.assigned'; window: number; services: string[] };
 
 export type EventType = EventBody['type'];
 

@@ -185,6 +185,7 @@ describe('forwarding to the backend (webhook)', () => {
     await run({ type: 'park', window: 1, ...ref('kp-1') });
     await run({ type: 'pause', window: 1, reason: 'break', ...ref('kp-1') });
     await run({ type: 'open', window: 1, ...ref('kp-1') });
+    await run({ type: 'assign', window: 2, services: ['treasury', 'intake'], ...ref('supervisor') });
     await run({ type: 'cancel', ticket: 'A004', ...ref('supervisor') });
     await run({ type: 'enqueueInquiry', service: 'delivery', inquiry: '2026-9', requestId: 'REQ-9', ...ref('backend') });
     await run({ type: 'next', window: 5, ...ref('kp-5') });
@@ -193,7 +194,7 @@ describe('forwarding to the backend (webhook)', () => {
     const last = hub.ctx.core.store.lastSeq;
     await vi.waitFor(() => expect(backend.unique().at(-1)).toBe(last), { timeout: 10_000, interval: 50 });
     const types = new Set(backend.taken.map((e) => e.type));
-    for (const t of ['day.rolled', 'ticket.issued', 'ticket.called', 'ticket.recalled', 'ticket.serving', 'ticket.attached', 'ticket.transferred', 'ticket.noShow', 'ticket.returned', 'ticket.parked', 'ticket.cancelled', 'ticket.done', 'window.opened', 'window.paused', 'window.closed', 'ticket.near'])
+    for (const t of ['day.rolled', 'ticket.issued', 'ticket.called', 'ticket.recalled', 'ticket.serving', 'ticket.attached', 'ticket.transferred', 'ticket.noShow', 'ticket.returned', 'ticket.parked', 'ticket.cancelled', 'ticket.done', 'window.opened', 'window.paused', 'window.closed', 'window.assigned', 'ticket.near'])
       expect(types, t).toContain(t);
     for (const e of backend.taken) expect(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
     expect(validate({ ...backend.taken[1], number: undefined })).toBe(false); // the schema does check

@@ -8,80 +8,34 @@
  */
 import type { CenterConfig, ServiceConfig, WindowConfig } from '../../config/schema.js';
 import { businessDay } from './clock.js';
+import { DECIDERS, isCommandType, type Decider } from './commands/index.js';
+import { fold } from './fold.js';
+import type { EngineQueries } from './queries.js';
+import { facts } from './rules.js';
+import { emptyState, type EngineState } from './state.js';
 import {
   ACTIVE,
   EngineError,
   type Command,
+  type CommandType,
   type Decision,
   type EventBody,
   EVENT_VERSION,
-  type Position,
   type QueueEvent,
   type StoredEvent,
   type Ticket,
-  type TicketFacts,
   type WindowState,
 } from '../../contract/queue.js';
 
-/**
- * A retried command (same source and id) returns the first answer for the
- * rest of the business day; ids seen less than this long before the rollover
- * are kept into the new day (a dispenser retrying across 03:00).
- */
-export const DEDUPE_MS = 15 * 60_000;
-/** Service times above this are not believed (a forgotten "done", a clock jump). */
-const MAX_SAMPLE_MS = 3 * 3600_000;
-const FRONT_BASE = -1e12;
+export { emptyState, type EngineState } from './state.js';
+export { facts, pad } from './rules.js';
+export { DEDUPE_MS } from './fold.js';
 
-export interface EngineState {
-  /** Current business day; null before the first start. */
-  day: string | null;
-  /** Latest event time seen: the day never goes back even if the clock does. */
-  lastAt: number;
-  nextOrder: number;
-  frontOrder: number;
-  /** Per service, today: how many issued and the last number given. */
-  counters: Record<string, { issued: number; last: number }>;
-  tickets: Record<string, Ticket>;
-  windows: Record<string, WindowState>;
-  /** Per service: normal tickets called since the last priority one. */
-  sincePriority: Record<string, number>;
-  /** Per service: recent service times (ms), newest last. */
-  samples: Record<string, number[]>;
-  /** Command refs seen recently → time and the ticket it concerned. */
-  refs: Record<string, { at: number; ticket?: string }>;
-}
-
-export function emptyState(): EngineState {
-  return {
-    day: null,
-    lastAt: 0,
-    nextOrder: 1,
-    frontOrder: FRONT_BASE,
-    counters: {},
-    tickets: {},
-    windows: {},
-    sincePriority: {},
-    samples: {},
-    refs: {},
-  };
-}
 
 const err = (code: ConstructorParameters<typeof EngineError>[0], message?: string): Decision => ({
   ok: false,
   error: new EngineError(code, message),
 });
-
-/** What a ticket event says about its ticket (see TicketFacts). */
-export function facts(t: Ticket): TicketFacts {
-  return {
-    ticket: t.id,
-    number: t.number,
-    service: t.service,
-    ...(t.requestId ? { requestId: t.requestId } : {}),
-    ...(t.inquiry ? { inquiry: t.inquiry } : {}),
-  };
-}
 
 /**
  * Where the one command path hands decided events to be made durable: it
@@ -107,11 +61,7 @@ function orderIndex(list: Ticket[], order: number): number {
   return lo;
 }
 
-export function pad(n: number, last: number): string {
-  return String(n).padStart(Math.max(3, String(last).length), '0');
-}
-
-export class Engine {
+export class Engine implements EngineQueries {
   readonly state: EngineState;
   private readonly services: Map<string, ServiceConfig>;
   private readonly windowCfg: Map<number, WindowConfig>;
@@ -123,12 +73,16 @@ export class Engine {
   private readonly byNumber = new Map<string, Set<Ticket>>();
   /** Printed number → how many active tickets hold it. */
   private readonly activeNumbers = new Map<string, number>();
+  /** Window → the services it calls now (see servicesOf); dropped when an assignment is applied. */
+  private readonly servicesCache = new Map<number, readonly string[]>();
 
   constructor(
     readonly config: CenterConfig,
     state: EngineState = emptyState(),
   ) {
     this.state = state;
+    // A snapshot written before assignments existed has none: nothing was assigned.
+    state.assigned ??= {};
     this.services = new Map(config.services.map((s) => [s.id, s]));
     this.windowCfg = new Map(config.windows.map((w) => [w.number, w]));
     this.reindex();
@@ -138,6 +92,7 @@ export class Engine {
     this.waitingBy.clear();
     this.byNumber.clear();
     this.activeNumbers.clear();
+    this.servicesCache.clear();
     for (const t of Object.values(this.state.tickets)) this.index(t);
   }
 
@@ -234,24 +189,79 @@ export class Engine {
     return w ? w.prio.length + w.normal.length : 0;
   }
 
-  /** How many wait for any of a window's services. */
+  /** How many priority tickets wait for a service. */
+  waitingPriorityCount(service: string): number {
+    return this.waitingBy.get(service)?.prio.length ?? 0;
+  }
+
+  /** How many wait for any of the services a window calls now. */
   waitingFor(window: number): number {
     let n = 0;
-    for (const s of this.windowCfg.get(window)?.services ?? []) n += this.waitingCount(s);
+    for (const s of this.effectiveServices(window)) n += this.waitingCount(s);
     return n;
   }
 
+  serviceConfig(id: string): ServiceConfig | undefined {
+    return this.services.get(id);
+  }
 
+  windowConfig(n: number): WindowConfig | undefined {
+    return this.windowCfg.get(n);
+  }
 
+  /**
+   * The services a window calls now, in pick order: its assignment (`assign`,
+   * services no longer in the config left out), else its configured list
+   * (also when every service it was assigned has left the config). [] for a
+   * window the config does not have.
+   */
+  servicesOf(window: number): string[] {
+    return [...this.effectiveServices(window)];
+  }
+
+  /** The windows (in config order) that call a service now. */
+  windowsOf(service: string): number[] {
+    return this.config.windows.filter((w) => this.effectiveServices(w.number).includes(service)).map((w) => w.number);
+  }
+
+  private effectiveServices(window: number): readonly string[] {
+    let list = this.servicesCache.get(window);
+    if (!list) {
+      const w = this.windowCfg.get(window);
+      const assigned = (this.state.assigned[window] ?? []).filter((s) => this.services.has(s));
+      list = !w ? [] : assigned.length ? assigned : w.services;
+      this.servicesCache.set(window, list);
+    }
+    return list;
+  }
+
+  /** How many windows call a service now, and how many of them are open. */
   windowsServing(service: string): { open: number; all: number } {
     let open = 0;
     let all = 0;
     for (const w of this.config.windows) {
-      if (!w.services.includes(service)) continue;
+      if (!this.effectiveServices(w.number).includes(service)) continue;
       all++;
       if (this.window(w.number).status === 'open') open++;
     }
     return { open, all };
+  }
+
+  /** Whether an active ticket holds this printed number. */
+  numberInUse(number: string): boolean {
+    return this.activeNumbers.has(number);
+  }
+
+  /** The ticket a service would give next, by its priority rule. */
+  candidate(service: string): Ticket | undefined {
+    const w = this.waitingBy.get(service);
+    const prio = w?.prio[0];
+    const normal = w?.normal[0];
+    if (!prio) return normal;
+    if (!normal) return prio;
+    const rule = this.config.queue.priority;
+    if (rule.rule === 'always') return prio;
+    return (this.state.sincePriority[service] ?? 0) >= rule.every ? prio : normal;
   }
 
   /** Mean of recent service times for a service, in minutes. */
@@ -313,357 +323,12 @@ export class Engine {
     }
   }
 
-  private service(id: string): ServiceConfig {
-    const s = this.services.get(id);
-    if (!s) throw new EngineError('unknown_service', `no service "${id}"`);
-    return s;
-  }
-
-  private windowConfig(n: number): WindowConfig {
-    const w = typeof n === 'number' ? this.windowCfg.get(n) : undefined;
-    if (!w) throw new EngineError('unknown_window', `no window ${String(n)}`);
-    return w;
-  }
-
-  private findTicket(ref: string | undefined): Ticket {
-    const t = ref === undefined ? undefined : this.ticket(String(ref));
-    if (!t) throw new EngineError('unknown_ticket', `no ticket "${String(ref)}" today`);
-    return t;
-  }
-
-  private current(n: number): Ticket {
-    const w = this.window(n);
-    const t = w.current ? this.state.tickets[w.current] : undefined;
-    if (!t) throw new EngineError('window_idle', `window ${n} has no citizen now`);
-    return t;
-  }
-
-  /** Events that make a window ready to call: open it if allowed, end the current visit as configured. */
-  private prepareToCall(n: number, now: number): EventBody[] {
-    this.windowConfig(n);
-    const w = this.window(n);
-    const out: EventBody[] = [];
-    if (w.status !== 'open') {
-      if (!this.config.queue.openOnCall) throw new EngineError(w.status === 'paused' ? 'window_paused' : 'window_closed');
-      out.push({ type: 'window.opened', window: n });
-    }
-    const cur = w.current ? this.state.tickets[w.current] : undefined;
-    if (cur) {
-      const rule = this.config.queue.busyNext[cur.status === 'serving' ? 'serving' : 'called'];
-      if (rule === 'reject') throw new EngineError('window_busy', `window ${n} still has ${cur.number}: finish it first`);
-      out.push(rule === 'noShow' ? this.noShowEvent(cur, n) : this.doneEvent(cur, n, now));
-    }
-    return out;
-  }
-
-  private doneEvent(t: Ticket, window: number, now: number): EventBody {
-    const since = t.servingAt ?? t.calledAt ?? now;
-    return { type: 'ticket.done', ...facts(t), window, serviceMs: Math.max(0, now - since) };
-  }
-
-  private noShowEvent(t: Ticket, window: number): EventBody {
-    return { type: 'ticket.noShow', ...facts(t), window };
-  }
-
-  private callEvent(t: Ticket, window: number, how: 'next' | 'ticket' | 'inquiry' | 'resume', now: number): EventBody {
-    return {
-      type: 'ticket.called',
-      ...facts(t),
-      window,
-      how,
-      waitMs: Math.max(0, now - t.enqueuedAt),
-      ...(t.priority ? { priority: t.priority } : {}),
-    };
-  }
-
-  /** The ticket a service would give next, by its priority rule. */
-  private candidate(service: string): Ticket | undefined {
-    const w = this.waitingBy.get(service);
-    const prio = w?.prio[0];
-    const normal = w?.normal[0];
-    if (!prio) return normal;
-    if (!normal) return prio;
-    const rule = this.config.queue.priority;
-    if (rule.rule === 'always') return prio;
-    return (this.state.sincePriority[service] ?? 0) >= rule.every ? prio : normal;
-  }
-
-  private pick(w: WindowConfig): Ticket | undefined {
-    const candidates = w.services.map((s) => this.candidate(s)).filter((t): t is Ticket => !!t);
-    if (w.pick === 'order') return candidates[0];
-    return candidates.sort((a, b) => a.enqueuedAt - b.enqueuedAt || a.order - b.order)[0];
-  }
-
-  private orderFor(position: Position): number {
-    return position === 'front' ? this.state.frontOrder + 1 : this.state.nextOrder;
-  }
-
-  private nextNumber(s: ServiceConfig): number {
-    const c = this.state.counters[s.id];
-    // Every active number, whatever service its ticket waits in now: a ticket
-    // transferred to another service keeps its number (prefixes are unique).
-    const inUse = this.activeNumbers;
-    const size = s.last - s.first + 1;
-    let n = c ? c.last + 1 : s.first;
-    for (let i = 0; i < size; i++, n++) {
-      if (n > s.last || n < s.first) n = s.first;
-      if (!inUse.has(s.prefix + pad(n, s.last))) return n;
-    }
-    throw new EngineError('numbers_exhausted', `every number ${s.prefix}${pad(s.first, s.last)}–${s.prefix}${pad(s.last, s.last)} is in use`);
-  }
-
+  /** Dispatches a command to its decider (commands/index.ts); an unknown type is refused. */
   private decideFresh(cmd: Command, now: number): Decision {
-    const day = this.state.day!;
-    const q = this.config.queue;
-    const ok = (events: EventBody[], ticket?: string): Decision => ({ ok: true, events, ...(ticket ? { ticket } : {}) });
-
-    switch (cmd.type) {
-      case 'issue': {
-        const s = this.service(cmd.service);
-        if (cmd.priority !== undefined && (!s.priority || typeof cmd.priority !== 'string' || !cmd.priority))
-          throw new EngineError('no_priority', `service "${s.id}" has no priority tickets`);
-        const n = this.nextNumber(s);
-        const issued = (this.state.counters[s.id]?.issued ?? 0) + 1;
-        const ahead = cmd.priority ? (this.waitingBy.get(s.id)?.prio.length ?? 0) : this.waitingCount(s.id);
-        const id = `${day}/${s.id}/${issued}`;
-        return ok(
-          [
-            {
-              type: 'ticket.issued',
-              ticket: id,
-              number: s.prefix + pad(n, s.last),
-              service: s.id,
-              n,
-              ...(cmd.priority ? { priority: cmd.priority } : {}),
-              ...(cmd.source ? { device: cmd.source } : {}),
-              ahead,
-              expectedWaitMin: this.expectedWait(s.id, ahead),
-              order: this.state.nextOrder,
-            },
-          ],
-          id,
-        );
-      }
-
-      case 'next': {
-        const w = this.windowConfig(cmd.window);
-        const events = this.prepareToCall(cmd.window, now);
-        const t = this.pick(w);
-        if (t) events.push(this.callEvent(t, cmd.window, 'next', now));
-        return ok(events, t?.id);
-      }
-
-      case 'recall': {
-        this.windowConfig(cmd.window);
-        const t = this.current(cmd.window);
-        return ok([{ type: 'ticket.recalled', ...facts(t), window: cmd.window, count: t.recalls + 1 }], t.id);
-      }
-
-      case 'start': {
-        this.windowConfig(cmd.window);
-        const t = this.current(cmd.window);
-        if (t.status !== 'called') throw new EngineError('wrong_state', `${t.number} is already being served`);
-        return ok([{ type: 'ticket.serving', ...facts(t), window: cmd.window }], t.id);
-      }
-
-      case 'finish': {
-        this.windowConfig(cmd.window);
-        const t = this.current(cmd.window);
-        return ok([this.doneEvent(t, cmd.window, now)], t.id);
-      }
-
-      case 'noShow': {
-        this.windowConfig(cmd.window);
-        const t = this.current(cmd.window);
-        if (t.status !== 'called') throw new EngineError('wrong_state', `${t.number} is being served: finish it instead`);
-        return ok([this.noShowEvent(t, cmd.window)], t.id);
-      }
-
-      case 'returnNoShow': {
-        const t = this.findTicket(cmd.ticket);
-        if (t.status !== 'noShow') throw new EngineError('wrong_state', `${t.number} is not a no-show`);
-        if (now - (t.endedAt ?? now) > q.noShowGraceMinutes * 60_000)
-          throw new EngineError('grace_expired', `${t.number} missed its call more than ${q.noShowGraceMinutes} minutes ago: issue a new ticket`);
-        return ok([{ type: 'ticket.returned', ...facts(t), position: q.noShowReturn, order: this.orderFor(q.noShowReturn) }], t.id);
-      }
-
-      case 'transfer': {
-        this.windowConfig(cmd.window);
-        const t = this.current(cmd.window);
-        const s = this.service(cmd.service);
-        if (s.id === t.service) throw new EngineError('same_service', `${t.number} is already in ${s.id}`);
-        const position = cmd.position ?? s.transferPosition ?? q.transferPosition;
-        return ok(
-          [{ type: 'ticket.transferred', ...facts(t), service: s.id, window: cmd.window, from: t.service, to: s.id, position, order: this.orderFor(position) }],
-          t.id,
-        );
-      }
-
-      case 'park': {
-        this.windowConfig(cmd.window);
-        const t = this.current(cmd.window);
-        return ok([{ type: 'ticket.parked', ...facts(t), window: cmd.window }], t.id);
-      }
-
-      case 'resume': {
-        const t = this.findTicket(cmd.ticket);
-        if (t.status !== 'parked') throw new EngineError('wrong_state', `${t.number} is not parked`);
-        const events = this.prepareToCall(cmd.window, now);
-        events.push(this.callEvent(t, cmd.window, 'resume', now));
-        return ok(events, t.id);
-      }
-
-      case 'callTicket': {
-        const w = this.windowConfig(cmd.window);
-        const t = this.findTicket(cmd.ticket);
-        if (t.status !== 'waiting') throw new EngineError('wrong_state', `${t.number} is not waiting (${t.status})`);
-        if (!w.services.includes(t.service)) throw new EngineError('not_served_here', `window ${w.number} does not serve ${t.service}`);
-        const events = this.prepareToCall(cmd.window, now);
-        events.push(this.callEvent(t, cmd.window, 'ticket', now));
-        return ok(events, t.id);
-      }
-
-      case 'callInquiry': {
-        const w = this.windowConfig(cmd.window);
-        const inquiry = String(cmd.inquiry ?? '').trim();
-        if (!/^[A-Za-z0-9-]{1,24}$/.test(inquiry)) throw new EngineError('invalid_command', 'an inquiry number is 1–24 letters, digits or "-"');
-        const events = this.prepareToCall(cmd.window, now);
-        const existing = Object.values(this.state.tickets).find((t) => t.inquiry === inquiry && (t.status === 'waiting' || t.status === 'parked'));
-        if (!existing && this.activeNumbers.has(inquiry)) throw new EngineError('invalid_command', `"${inquiry}" is the number of a ticket in use: call it with "call", or give the inquiry number`);
-        if (existing) {
-          events.push(this.callEvent(existing, cmd.window, 'inquiry', now));
-          return ok(events, existing.id);
-        }
-        // The citizen holds no ticket for it: the board shows the inquiry number itself.
-        const service = w.services[0]!;
-        let id = `${day}/${service}/q${inquiry}`;
-        for (let k = 2; this.state.tickets[id]; k++) id = `${day}/${service}/q${inquiry}.${k}`;
-        const issued: Ticket = {
-          id,
-          number: inquiry,
-          service,
-          day,
-          n: 0,
-          status: 'waiting',
-          order: this.state.nextOrder,
-          issuedAt: now,
-          enqueuedAt: now,
-          recalls: 0,
-          inquiry,
-          ahead: 0,
-          expectedWaitMin: 0,
-        };
-        events.push(
-          { type: 'ticket.issued', ticket: id, number: inquiry, service, n: 0, inquiry, ahead: 0, expectedWaitMin: 0, order: issued.order },
-          this.callEvent(issued, cmd.window, 'inquiry', now),
-        );
-        return ok(events, id);
-      }
-
-      case 'attach': {
-        const t = this.findTicket(cmd.ticket);
-        if (cmd.requestId === undefined && cmd.inquiry === undefined) throw new EngineError('invalid_command', 'attach needs a requestId or an inquiry number');
-        for (const v of [cmd.requestId, cmd.inquiry])
-          if (v !== undefined && (typeof v !== 'string' || !/^[A-Za-z0-9/_-]{1,64}$/.test(v)))
-            throw new EngineError('invalid_command', 'request ids and inquiry numbers are 1–64 letters, digits, "/", "_" or "-"');
-        return ok(
-          [{ type: 'ticket.attached', ...facts(t), ...(cmd.requestId ? { requestId: cmd.requestId } : {}), ...(cmd.inquiry ? { inquiry: cmd.inquiry } : {}) }],
-          t.id,
-        );
-      }
-
-      case 'requeue': {
-        const s = this.service(cmd.service);
-        let t: Ticket | undefined;
-        if (cmd.ticket !== undefined) t = this.findTicket(cmd.ticket);
-        else {
-          const match = Object.values(this.state.tickets)
-            .filter((x) => (cmd.requestId && x.requestId === cmd.requestId) || (cmd.inquiry && x.inquiry === cmd.inquiry))
-            .sort((a, b) => b.issuedAt - a.issuedAt);
-          t = match[0];
-          if (!t) throw new EngineError('unknown_ticket', `no ticket today for ${cmd.requestId ? `request ${cmd.requestId}` : `inquiry ${String(cmd.inquiry)}`}`);
-        }
-        if (t.status === 'called' || t.status === 'serving')
-          throw new EngineError('wrong_state', `${t.number} is at window ${t.window}: transfer it from there`);
-        if (t.status === 'waiting' && t.service === s.id) throw new EngineError('same_service', `${t.number} already waits for ${s.id}`);
-        const position = cmd.position ?? s.transferPosition ?? q.transferPosition;
-        return ok(
-          [{ type: 'ticket.transferred', ...facts(t), service: s.id, from: t.service, to: s.id, position, order: this.orderFor(position) }],
-          t.id,
-        );
-      }
-
-      case 'enqueueInquiry': {
-        const s = this.service(cmd.service);
-        const inquiry = String(cmd.inquiry ?? '').trim();
-        if (!/^[A-Za-z0-9-]{1,24}$/.test(inquiry)) throw new EngineError('invalid_command', 'an inquiry number is 1–24 letters, digits or "-"');
-        if (cmd.requestId !== undefined && (typeof cmd.requestId !== 'string' || !/^[A-Za-z0-9/_-]{1,64}$/.test(cmd.requestId)))
-          throw new EngineError('invalid_command', 'a request id is 1–64 letters, digits, "/", "_" or "-"');
-        const today = Object.values(this.state.tickets)
-          .filter((x) => x.inquiry === inquiry && ACTIVE.has(x.status))
-          .sort((a, b) => b.issuedAt - a.issuedAt)[0];
-        if (!today && this.activeNumbers.has(inquiry)) throw new EngineError('invalid_command', `"${inquiry}" is the number of a ticket in use: an inquiry number must differ from ticket numbers`);
-        if (today) {
-          // Already waiting there (the backend said "ready" twice): nothing to do.
-          if (today.status === 'waiting' && today.service === s.id) return ok([], today.id);
-          if (today.status === 'called' || today.status === 'serving') throw new EngineError('wrong_state', `${today.number} is at window ${today.window}`);
-          const position = s.transferPosition ?? q.transferPosition;
-          return ok([{ type: 'ticket.transferred', ...facts(today), service: s.id, from: today.service, to: s.id, position, order: this.orderFor(position) }], today.id);
-        }
-        // No ticket today: the citizen is called by the inquiry number itself.
-        let id = `${day}/${s.id}/q${inquiry}`;
-        for (let k = 2; this.state.tickets[id]; k++) id = `${day}/${s.id}/q${inquiry}.${k}`;
-        const queued = this.waitingCount(s.id);
-        return ok(
-          [
-            {
-              type: 'ticket.issued',
-              ticket: id,
-              number: inquiry,
-              service: s.id,
-              n: 0,
-              inquiry,
-              ...(cmd.requestId ? { requestId: cmd.requestId } : {}),
-              ahead: queued,
-              expectedWaitMin: this.expectedWait(s.id, queued),
-              order: this.state.nextOrder,
-            },
-          ],
-          id,
-        );
-      }
-
-      case 'cancel': {
-        const t = this.findTicket(cmd.ticket);
-        if (!ACTIVE.has(t.status)) throw new EngineError('wrong_state', `${t.number} is already ${t.status}`);
-        if (t.status === 'called' || t.status === 'serving') throw new EngineError('window_busy', `${t.number} is at window ${t.window}`);
-        return ok([{ type: 'ticket.cancelled', ...facts(t), reason: typeof cmd.reason === 'string' ? cmd.reason.slice(0, 120) : 'cancelled' }], t.id);
-      }
-
-      case 'open': {
-        this.windowConfig(cmd.window);
-        return ok(this.window(cmd.window).status === 'open' ? [] : [{ type: 'window.opened', window: cmd.window }]);
-      }
-
-      case 'pause': {
-        this.windowConfig(cmd.window);
-        const w = this.window(cmd.window);
-        if (w.current) throw new EngineError('window_busy', `window ${cmd.window} still has a citizen: finish first`);
-        if (w.status === 'closed') throw new EngineError('window_closed');
-        const reason = typeof cmd.reason === 'string' && cmd.reason.trim() ? cmd.reason.trim().slice(0, 120) : 'break';
-        return ok([{ type: 'window.paused', window: cmd.window, reason }]);
-      }
-
-      case 'close': {
-        this.windowConfig(cmd.window);
-        const w = this.window(cmd.window);
-        if (w.current) throw new EngineError('window_busy', `window ${cmd.window} still has a citizen: finish first`);
-        return ok(w.status === 'closed' ? [] : [{ type: 'window.closed', window: cmd.window }]);
-      }
-
-      default:
-        throw new EngineError('invalid_command', `unknown command "${String((cmd as { type?: unknown }).type)}"`);
-    }
+    const type: unknown = (cmd as { type?: unknown }).type;
+    if (!isCommandType(type)) throw new EngineError('invalid_command', `unknown command "${String(type)}"`);
+    // One cast: TypeScript cannot tie DECIDERS[cmd.type] to cmd's own variant.
+    return (DECIDERS[type] as Decider<CommandType>)(this, cmd, now);
   }
 
   /** Adds the format version, time, business day and the command's source and ref to decided events. */
@@ -685,176 +350,22 @@ export class Engine {
   /** Folds one event into the state (and its indexes). Tolerates events about things the config no longer has. */
   apply(e: QueueEvent): void {
     if (e.type === 'day.rolled') {
-      this.fold(e);
+      fold(this.state, e, this.config);
       this.reindex(); // once a day: finished tickets are dropped
+      return;
+    }
+    if (e.type === 'window.assigned') {
+      fold(this.state, e, this.config);
+      this.servicesCache.delete(e.window);
       return;
     }
     const before = 'ticket' in e ? this.state.tickets[e.ticket] : undefined;
     if (before) this.unindex(before);
     try {
-      this.fold(e);
+      fold(this.state, e, this.config);
     } finally {
       const after = 'ticket' in e ? this.state.tickets[e.ticket] : undefined;
       if (after) this.index(after);
-    }
-  }
-
-  private fold(e: QueueEvent): void {
-    const st = this.state;
-    if (e.at > st.lastAt) st.lastAt = e.at;
-    if (e.ref) {
-      const ticket = 'ticket' in e ? e.ticket : undefined;
-      const seen = (st.refs[e.ref] ??= { at: e.at });
-      if (ticket) seen.ticket = ticket;
-    }
-    const t = 'ticket' in e ? st.tickets[e.ticket] : undefined;
-    const win = (n: number): WindowState => (st.windows[n] ??= { number: n, status: 'closed', served: 0 });
-    const leaveWindow = (tk: Ticket) => {
-      if (tk.window !== undefined) {
-        const w = st.windows[tk.window];
-        if (w?.current === tk.id) delete w.current;
-      }
-    };
-
-    switch (e.type) {
-      case 'day.rolled': {
-        st.day = e.to;
-        st.counters = {};
-        st.sincePriority = {};
-        // Keep recent command ids: a dispenser retry just after the rollover must not issue a second ticket.
-        for (const [k, v] of Object.entries(st.refs)) if (e.at - v.at >= DEDUPE_MS) delete st.refs[k];
-        for (const [id, tk] of Object.entries(st.tickets)) if (!ACTIVE.has(tk.status)) delete st.tickets[id];
-        for (const w of Object.values(st.windows)) w.served = 0;
-        return;
-      }
-      case 'ticket.issued': {
-        st.tickets[e.ticket] = {
-          id: e.ticket,
-          number: e.number,
-          service: e.service,
-          day: e.day,
-          n: e.n,
-          ...(e.priority ? { priority: e.priority } : {}),
-          status: 'waiting',
-          order: e.order,
-          issuedAt: e.at,
-          enqueuedAt: e.at,
-          recalls: 0,
-          ...(e.device ? { device: e.device } : {}),
-          ...(e.inquiry ? { inquiry: e.inquiry } : {}),
-          ...(e.requestId ? { requestId: e.requestId } : {}),
-          ahead: e.ahead,
-          expectedWaitMin: e.expectedWaitMin,
-        };
-        if (e.order >= st.nextOrder) st.nextOrder = e.order + 1;
-        if (e.n > 0) {
-          const c = (st.counters[e.service] ??= { issued: 0, last: 0 });
-          c.issued++;
-          c.last = e.n;
-        }
-        return;
-      }
-      case 'ticket.called': {
-        if (!t) return;
-        const w = win(e.window);
-        w.current = t.id;
-        if (w.status !== 'open') {
-          w.status = 'open';
-          delete w.reason;
-        }
-        t.status = 'called';
-        t.window = e.window;
-        t.calledAt = e.at;
-        delete t.servingAt;
-        t.recalls = 0;
-        if (e.how === 'next' && this.config.queue.priority.rule === 'interleave')
-          st.sincePriority[t.service] = t.priority ? 0 : (st.sincePriority[t.service] ?? 0) + 1;
-        return;
-      }
-      case 'ticket.recalled':
-        if (t) t.recalls = e.count;
-        return;
-      case 'ticket.serving':
-        if (t) {
-          t.status = 'serving';
-          t.servingAt = e.at;
-        }
-        return;
-      case 'ticket.done': {
-        if (!t) return;
-        leaveWindow(t);
-        t.status = 'done';
-        t.endedAt = e.at;
-        if (e.reason !== 'rollover') {
-          win(e.window).served++;
-          if (e.serviceMs > 0 && e.serviceMs <= MAX_SAMPLE_MS) {
-            const s = (st.samples[e.service] ??= []);
-            s.push(e.serviceMs);
-            if (s.length > this.config.queue.estimate.samples) s.splice(0, s.length - this.config.queue.estimate.samples);
-          }
-        }
-        return;
-      }
-      case 'ticket.noShow':
-        if (!t) return;
-        leaveWindow(t);
-        t.status = 'noShow';
-        t.endedAt = e.at;
-        return;
-      case 'ticket.returned':
-      case 'ticket.transferred': {
-        if (!t) return;
-        if (t.status === 'called' || t.status === 'serving') leaveWindow(t);
-        if (e.type === 'ticket.transferred') t.service = e.to;
-        t.status = 'waiting';
-        t.order = e.order;
-        t.enqueuedAt = e.at;
-        delete t.endedAt;
-        delete t.window;
-        if (e.position === 'front') st.frontOrder = Math.max(st.frontOrder, e.order);
-        else st.nextOrder = Math.max(st.nextOrder, e.order + 1);
-        return;
-      }
-      case 'ticket.parked':
-        if (!t) return;
-        leaveWindow(t);
-        t.status = 'parked';
-        return;
-      case 'ticket.attached':
-        if (!t) return;
-        if (e.requestId) t.requestId = e.requestId;
-        if (e.inquiry) t.inquiry = e.inquiry;
-        return;
-      case 'ticket.cancelled':
-        if (!t) return;
-        leaveWindow(t);
-        t.status = 'cancelled';
-        t.endedAt = e.at;
-        return;
-      case 'ticket.carried':
-        if (t) t.day = e.to;
-        return;
-      case 'ticket.near':
-        if (t) t.nearIn = e.service;
-        return;
-      case 'window.opened': {
-        const w = win(e.window);
-        w.status = 'open';
-        delete w.reason;
-        return;
-      }
-      case 'window.paused': {
-        const w = win(e.window);
-        w.status = 'paused';
-        w.reason = e.reason;
-        return;
-      }
-      case 'window.closed': {
-        const w = win(e.window);
-        w.status = 'closed';
-        delete w.reason;
-        return;
-      }
     }
   }
 
