@@ -344,3 +344,53 @@ describe('the people’s door: users, roles, the command table', () => {
     expect(garbage).toMatchObject({ ok: false, error: 'unknown_action' });
   });
 });
+
+describe('assign: a window takes another service at run time', () => {
+  it('window 2 calls treasury from its keypad after a supervisor assigns it, its screen counts treasury, and a restart keeps it', async () => {
+    const { dir, config } = testCenter(async () => undefined);
+    const boss = { name: 'boss', role: 'supervisor', password: await hashPassword(PW.boss) };
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    const { parseDocument } = await import('yaml');
+    const doc = parseDocument(readFileSync(config, 'utf8'));
+    doc.setIn(['hub', 'users'], doc.createNode([boss]));
+    writeFileSync(config, doc.toString());
+    const dataDir = join(dir, 'data');
+    let hub = await startHub(config, dataDir);
+    try {
+      let a = api(hub.httpPort);
+      let token = (await a.login('boss', PW.boss)).body.token as string;
+      const disp = await connectDevice(hub.mqttPort, 'disp-1', secrets['disp-1']!);
+      await disp.request('press', { service: 'intake' }, 'ticket');
+      const b1 = await disp.request('press', { service: 'treasury' }, 'ticket');
+      expect((b1.body.ticket as { t: string }).t).toBe('B001');
+      const r = await a.call('POST', '/api/v1/windows.assign', { token, body: { window: 2, services: ['treasury', 'intake'] } });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.window).toMatchObject({ number: 2, services: ['treasury', 'intake'] });
+      const kp2 = await connectDevice(hub.mqttPort, 'kp-2', secrets['kp-2']!);
+      // Its screen counts both services it now calls: one intake and one treasury ticket.
+      await kp2.waitFor('screen', (b) => b.waiting === 2, 5000);
+      const s = await kp2.request('cmd', { cmd: 'next' }, 'screen');
+      expect(s.body).toMatchObject({ t: 'B001', service: 'treasury' });
+      // A new treasury ticket changes window 2's count (its keypad is now shown treasury's queue).
+      const since = kp2.mark();
+      await disp.request('press', { service: 'treasury' }, 'ticket');
+      await kp2.waitFor('screen', (b) => b.waiting === 2 && b.t === 'B001', 5000, since);
+      await kp2.close();
+      await disp.close();
+      expect(await hub.stop()).toBe(0);
+
+      hub = await startHub(config, dataDir);
+      a = api(hub.httpPort);
+      token = (await a.login('boss', PW.boss)).body.token as string;
+      const w2 = await a.call('GET', '/api/v1/window?window=2', { token });
+      expect(w2.body).toMatchObject({ services: ['treasury', 'intake'], waiting: 2 });
+      const kp2b = await connectDevice(hub.mqttPort, 'kp-2', secrets['kp-2']!);
+      await kp2b.request('cmd', { cmd: 'done' }, 'screen');
+      const again = await kp2b.request('cmd', { cmd: 'next' }, 'screen');
+      expect(again.body).toMatchObject({ t: 'B002', service: 'treasury' });
+      await kp2b.close();
+    } finally {
+      await hub.stop();
+    }
+  });
+});

@@ -16,7 +16,7 @@ import type { CenterConfig } from '../config/schema.js';
 import { Core, STATE_VERSION } from '../daemon/core/core.js';
 import { DECIDERS } from '../daemon/engine/commands/index.js';
 import { Engine } from '../daemon/engine/engine.js';
-import type { Command, ErrorCode, StoredEvent, Ticket } from '../daemon/engine/types.js';
+import type { Command, ErrorCode, StoredEvent, Ticket } from '../contract/queue.js';
 import { runStep, type RunResult } from './helpers/engine-run.js';
 
 const EXAMPLE_CONFIG = new URL('../config/center.example.yaml', import.meta.url).pathname;

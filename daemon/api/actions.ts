@@ -106,9 +106,8 @@ function aheadOf(t: Ticket, e: Engine): number {
   return i < 0 ? 0 : i;
 }
 
-function servicesOf(e: Engine, config: CenterConfig, n: number): string[] {
-  const any = e as unknown as { servicesOf?: (n: number) => string[] };
-  return any.servicesOf ? any.servicesOf(n) : (config.windows.find((w) => w.number === n)?.services ?? []);
+function servicesOf(e: Engine, _config: CenterConfig, n: number): string[] {
+  return e.servicesOf(n);
 }
 
 function windowOut(n: number, p: ActionPorts) {
@@ -319,7 +318,7 @@ export const ACTIONS: readonly Action[] = [
     summary: 'which services the window calls, in order (covers an absent colleague); kept across restarts and days',
     input: W({ services: z.array(serviceId).min(1).max(32) }),
     roles: ALL_STAFF,
-    run: (i, p, who) => exec(p, who, { type: 'assign', window: i.window, services: i.services } as unknown as Command, i.id, i.window),
+    run: (i, p, who) => exec(p, who, { type: 'assign', window: i.window, services: i.services }, i.id, i.window),
     example: { window: 2, services: ['treasury', 'intake'] },
   }),
 

@@ -69,8 +69,6 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
       const w = d.bind.window;
       if (d.kind === 'keypad' && w !== undefined) {
         add(this.showing.window, w, d);
-        // A keypad shows how many wait for its window's services.
-        for (const s of ctx.config.windows.find((x) => x.number === w)?.services ?? []) add(this.showing.service, s, d);
       } else if (d.kind === 'display' && w !== undefined) add(this.showing.window, w, d);
       else if (d.kind === 'board') add(this.showing.zone, d.bind.zone ?? this.zoneOf.get(w ?? -1) ?? 'hall', d);
     }
@@ -78,8 +76,18 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   private running = false;
 
+  /** A keypad shows how many wait for its window's services: which services those are now (they change with `assign`). */
+  private indexServices(): void {
+    this.showing.service.clear();
+    for (const d of this.devices) {
+      if (d.kind !== 'keypad' || d.bind.window === undefined) continue;
+      for (const s of this.core.engine.servicesOf(d.bind.window)) this.showing.service.set(s, [...(this.showing.service.get(s) ?? []), d]);
+    }
+  }
+
   start(): void {
     this.running = true;
+    this.indexServices();
     this.revBase = this.core.store.lastSeq;
     for (const d of this.devices) this.links.set(d.id, this.ctx.links.link(d));
     const day = this.core.engine.state.day;
@@ -337,6 +345,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
       for (const d of this.showing.service.get(s) ?? []) devices.add(d);
     };
     let all = false;
+    if (events.some((e) => e.type === 'window.assigned')) this.indexServices();
     for (const e of events) {
       this.track(e);
       if (e.type === 'day.rolled') all = true;

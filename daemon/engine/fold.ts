@@ -6,7 +6,7 @@
  */
 import type { CenterConfig } from '../../config/schema.js';
 import type { EngineState } from './state.js';
-import { ACTIVE, type EventType, type QueueEvent, type Ticket, type WindowState } from './types.js';
+import { ACTIVE, type EventType, type QueueEvent, type Ticket, type WindowState } from '../../contract/queue.js';
 
 /**
  * A retried command (same source and id) returns the first answer for the
@@ -186,6 +186,10 @@ export const FOLDS: { readonly [K in EventType]: Fold<K> } = {
     // Kept as given, even for services or windows the config no longer has: servicesOf reads around them.
     st.assigned[e.window] = [...e.services];
   },
+
+  // Presence is for reports and the backend; the queues do not depend on it.
+  'device.online': () => undefined,
+  'device.offline': () => undefined,
 };
 
 /**

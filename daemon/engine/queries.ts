@@ -5,7 +5,7 @@
  */
 import type { CenterConfig, ServiceConfig, WindowConfig } from '../../config/schema.js';
 import type { EngineState } from './state.js';
-import type { Command, CommandType, Decision, Ticket, WindowState } from './types.js';
+import type { Command, CommandType, Decision, Ticket, WindowState } from '../../contract/queue.js';
 
 export interface EngineQueries {
   readonly state: EngineState;

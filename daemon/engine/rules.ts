@@ -6,7 +6,7 @@
  */
 import type { ServiceConfig, WindowConfig } from '../../config/schema.js';
 import type { EngineQueries } from './queries.js';
-import { EngineError, type Decision, type ErrorCode, type EventBody, type Position, type Ticket, type TicketFacts } from './types.js';
+import { EngineError, type Decision, type ErrorCode, type EventBody, type Position, type Ticket, type TicketFacts } from '../../contract/queue.js';
 
 // ---------------------------------------------------------------- answers
 

@@ -2,7 +2,7 @@
  * The engine's state: what the event log folds into, and what a snapshot
  * holds. Plain data (JSON), so a snapshot is the state as it is.
  */
-import type { Ticket, WindowState } from './types.js';
+import type { Ticket, WindowState } from '../../contract/queue.js';
 
 /** Orders at the front of a queue count up from here, below every order at the back. */
 export const FRONT_BASE = -1e12;

@@ -1,7 +1,7 @@
 /** `cancel`: a ticket that waits, is parked or missed its call is withdrawn. */
 import type { Decider } from '../queries.js';
 import { facts, ok, refuse, requireTicket } from '../rules.js';
-import { ACTIVE } from '../types.js';
+import { ACTIVE } from '../../../contract/queue.js';
 
 export const cancel: Decider<'cancel'> = (q, cmd) => {
   const t = requireTicket(q, cmd.ticket);

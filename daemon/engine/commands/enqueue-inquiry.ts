@@ -5,7 +5,7 @@
  */
 import type { Decider } from '../queries.js';
 import { inquiryNumber, inquiryTicket, ok, refuse, requestId, requireService, transferEvent, transferPosition } from '../rules.js';
-import { ACTIVE } from '../types.js';
+import { ACTIVE } from '../../../contract/queue.js';
 
 export const enqueueInquiry: Decider<'enqueueInquiry'> = (q, cmd, now) => {
   const s = requireService(q, cmd.service);

@@ -4,7 +4,7 @@
  * error; `Engine.decide` dispatches through this table.
  */
 import type { Decider } from '../queries.js';
-import type { CommandType } from '../types.js';
+import type { CommandType } from '../../../contract/queue.js';
 import { assign } from './assign.js';
 import { attach } from './attach.js';
 import { callInquiry } from './call-inquiry.js';

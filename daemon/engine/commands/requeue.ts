@@ -5,7 +5,7 @@
  */
 import type { Decider } from '../queries.js';
 import { ok, refuse, requireService, requireTicket, transferEvent, transferPosition } from '../rules.js';
-import type { Ticket } from '../types.js';
+import type { Ticket } from '../../../contract/queue.js';
 
 export const requeue: Decider<'requeue'> = (q, cmd) => {
   const s = requireService(q, cmd.service);
