@@ -24,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { loadCenter } from '../../config/load.js';
+import { hashPassword } from '../../daemon/api/auth.js';
 import { Core } from '../../daemon/core/core.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -42,6 +43,9 @@ const QUIET_SAMPLES = QUICK ? 15 : 60;
 const OUT = args.out ?? join(ROOT, 'bench/latest.json');
 const work = mkdtempSync(join(tmpdir(), 'qhub-bench-'));
 const SERVICES = ['intake', 'treasury', 'delivery', 'inquiry', 'complaints'];
+/** A supervisor of every bench center: the API's calls are measured beside the keypads'. */
+const BENCH_PASSWORD = 'bench-password';
+const BENCH_HASH = await hashPassword(BENCH_PASSWORD);
 
 // ------------------------------------------------------------------ figures
 
@@ -162,7 +166,7 @@ function generate(n: number, name = `center-${n}`): Center {
     ...c.dispensers.map((d) => `  - {id: ${d}, kind: dispenser, model: qhub-dispenser-5, bind: {services: [${SERVICES.join(', ')}]}}`),
     ...c.speakers.map((s, i) => `  - {id: ${s}, kind: speaker, model: qhub-speaker, bind: {zone: z${i % zones}}}`),
     // The per-device rate limit protects the hub from a stuck device; here dispensers press flat out on purpose.
-    'hub: {mqtt: {host: 127.0.0.1, port: 0, messagesPerSecond: 10000, burst: 10000}, http: {host: 127.0.0.1, port: 0}}',
+    `hub: {mqtt: {host: 127.0.0.1, port: 0, messagesPerSecond: 10000, burst: 10000}, http: {host: 127.0.0.1, port: 0}, users: [{name: bench, role: supervisor, password: "${BENCH_HASH}"}]}`,
   ];
   writeFileSync(c.config, lines.join('\n') + '\n');
   const ids = [...c.keypads.map((k) => k.id), ...c.displays.map((d) => d.id), ...c.boards.map((b) => b.id), ...c.dispensers, ...c.speakers];
@@ -306,6 +310,46 @@ async function flatOut(dispensers: Dev[], total: number): Promise<{ perSecond: n
   return { perSecond: Math.round(issued / s), latency: dist(lat), issued };
 }
 
+/** An API "next" (POST /api/v1/windows.next with a bearer token, a kept-alive connection): the time to its answer and to the zone's board flash. */
+async function apiNext(http: number, token: string, w: number, board: Dev): Promise<{ reply: number; board: number; called: boolean }> {
+  const mark = board.inbox.length;
+  const t0 = performance.now();
+  const r = await fetch(`http://127.0.0.1:${http}/api/v1/windows.next`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ window: w }) });
+  const body = (await r.json()) as { ticket?: { number: string } };
+  const reply = performance.now() - t0;
+  if (r.status !== 200) throw new Error(`API next refused: ${JSON.stringify(body)}`);
+  if (!body.ticket) return { reply, board: NaN, called: false };
+  const flashed = `"flash":{"t":"${body.ticket.number}"`;
+  const b = await waitFor(board, (m) => m.leaf === 'display' && m.text.includes(flashed), mark);
+  return { reply, board: b.at - t0, called: true };
+}
+
+/** The same quiet calls from the keypads and from the API, interleaved: hall board flash p50 of each. */
+async function apiVsKeypad(c: Center, devs: Map<string, Dev>, http: number): Promise<{ keypad: Dist; api: Dist; apiReply: Dist; ratio: number }> {
+  const login = await fetch(`http://127.0.0.1:${http}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', password: BENCH_PASSWORD, bearer: true }) });
+  const token = ((await login.json()) as { token: string }).token;
+  const boardOf = (w: number) => devs.get(c.boards.find((b) => b.zone === c.zoneOf(w))!.id)!;
+  const kp: number[] = [];
+  const viaApi: number[] = [];
+  const apiReply: number[] = [];
+  for (let i = 0; i < 5; i++) await apiNext(http, token, 1 + (i % c.n), boardOf(1 + (i % c.n))); // warm
+  for (let i = 0; i < QUIET_SAMPLES; i++) {
+    const w = 1 + (i % c.n);
+    const k = await callNext(devs.get(`kp-${w}`)!, devs.get(`wd-${w}`)!, boardOf(w));
+    if (k.called) kp.push(k.board!);
+    await new Promise((res) => setTimeout(res, 5));
+    const a = await apiNext(http, token, w, boardOf(w));
+    if (a.called) {
+      viaApi.push(a.board);
+      apiReply.push(a.reply);
+    }
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  const k = dist(kp);
+  const a = dist(viaApi);
+  return { keypad: k, api: a, apiReply: dist(apiReply), ratio: round(a.p50 / k.p50) };
+}
+
 // ------------------------------------------------------------------ one center size
 
 interface Calls {
@@ -372,6 +416,9 @@ async function runCenter(n: number, floor: number) {
   const cpuFresh = (procStat(daemon.proc.pid!).cpuMs - cpu0) / (fresh.quiet.reply.n + 10 + (rounds + 1) * n);
 
   phase('fresh calls measured');
+  await flatOut(dispensers, 2 * QUIET_SAMPLES + 20);
+  const api = await apiVsKeypad(c, devs, daemon.http);
+  phase('API calls measured');
   // The rest of a busy day, flat out: durable tickets per second.
   const before = need;
   const flat = await flatOut(dispensers, Math.max(0, DAY_TICKETS - before));
@@ -415,6 +462,7 @@ async function runCenter(n: number, floor: number) {
     devices: ids.length,
     ticketsIssued: DAY_TICKETS + more,
     fresh,
+    apiVsKeypad: api,
     afterDay: late,
     ticketsPerSecond: flat.perSecond,
     press: flat.latency,
@@ -498,6 +546,9 @@ for (const r of results) {
   console.log(row('quiet call → keypad reply', r.fresh.quiet.reply));
   console.log(row('quiet call → window display', r.fresh.quiet.display));
   console.log(row('quiet call → hall board flash', r.fresh.quiet.board));
+  console.log(row('keypad next → board flash (interleaved with API)', r.apiVsKeypad.keypad));
+  console.log(row('API next → board flash (bearer, kept-alive)', r.apiVsKeypad.api));
+  console.log(row('API next → HTTP answer', r.apiVsKeypad.apiReply));
   console.log(row(`all ${r.windows} windows at once → reply`, r.fresh.together.reply, false));
   console.log(row(`all ${r.windows} windows at once → window display`, r.fresh.together.display, false));
   console.log(row(`after ${DAY_TICKETS} tickets: quiet call → reply`, r.afterDay.quiet.reply));
@@ -530,6 +581,7 @@ const targets = [
         { name: '≤ 80 MiB resident with 200 devices, after the day', value: at(50)!.rssMiB.loaded, limit: 80 },
       ]
     : []),
+  { name: 'API next → board p50 ≤ 1.5 × the keypad’s', value: Math.max(...results.map((r) => r.apiVsKeypad.ratio)), limit: 1.5 },
   { name: '≥ 2,000 durable tickets/s', value: Math.max(...results.map((r) => r.ticketsPerSecond)), limit: 2000, atLeast: true },
   { name: '≥ 5,000 events/s forwarding a backlog', value: drain.perSecond, limit: 5000, atLeast: true },
   { name: 'start ≤ 1 s with the day’s log', value: Math.max(...results.map((r) => r.startMs.withDay)), limit: 1000 },
