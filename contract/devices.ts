@@ -5,6 +5,7 @@
  * (MQTT in daemon/mqtt/, serial lines and Firmata boards in daemon/wired/).
  */
 import type { DeviceConfig } from '../config/schema.js';
+import type { ProtocolErrorCode } from './protocol.js';
 
 export type TransportType = DeviceConfig['transport']['type'];
 /** Messages the hub sends a device. */
@@ -133,6 +134,14 @@ export interface LinkListener {
   offline(device: DeviceConfig, why?: string): void;
   /** The device (re)subscribed or reconnected and needs its current state. */
   wantsState(device: DeviceConfig): void;
+  /**
+   * The device's own availability message (`status`, docs/PROTOCOL.md), as
+   * published: the device hub reads presence, model and faults from it.
+   * false: not a valid status (the device was told why); do not keep it.
+   */
+  status(device: DeviceConfig, payload: Buffer): boolean;
+  /** A request refused before it reached the device hub (ACL, size, rate, shutting down): the device is told on its error channel. */
+  refused(device: DeviceConfig, code: ProtocolErrorCode, message?: string): void;
 }
 
 export interface Transport {

@@ -20,7 +20,8 @@ import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Bucket } from '../spine/bucket.js';
 import { Throttle } from '../spine/throttle.js';
 import type { DeviceLink, InLeaf, LinkListener } from './link.js';
-import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, type ProtocolErrorCode } from '../../contract/protocol.js';
+import type { z } from 'zod';
+import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, Status, type ProtocolErrorCode } from '../../contract/protocol.js';
 import { boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
 
 interface Presence {
@@ -244,6 +245,40 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
       const d = this.devices.find((x) => x.id === id);
       if (d) this.logPresence(d);
     }
+  }
+
+  private readonly quiet = new Throttle(10_000);
+
+  /** A device's `status` message: online (with model, firmware, faults) or offline; false when it is not a valid status. */
+  status(d: DeviceConfig, payload: Buffer): boolean {
+    let status: z.infer<typeof Status>;
+    try {
+      const parsed = Status.safeParse(JSON.parse(payload.toString('utf8')));
+      if (!parsed.success) throw new Error(describeIssues(parsed.error));
+      status = parsed.data;
+    } catch (e) {
+      this.error(d, undefined, 'bad_payload', `status: ${(e as Error).message}`);
+      return false;
+    }
+    const log = this.logOf(d);
+    if (status.state === 'online') {
+      const q = this.quiet.pass(`online/${d.id}`);
+      if (q.ok) log.info({ model: status.model, fw: status.fw, ...(q.held ? { more: q.held } : {}) }, 'device online');
+      if (status.model && d.model !== 'generic' && status.model !== d.model && this.quiet.pass(`model/${d.id}`).ok)
+        log.warn({ reports: status.model, configured: d.model }, `device reports model ${status.model} but is configured as ${d.model}: it is served as ${d.model}; correct the config or the device`);
+      this.online(d, { ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}), ...(status.faults?.length ? { faults: status.faults } : {}) });
+    } else {
+      if (this.quiet.pass(`says-offline/${d.id}`).ok) log.info('device says it goes offline');
+      this.offline(d, 'said offline');
+    }
+    return true;
+  }
+
+  /** A request the transport refused at its door (ACL, size, rate, shutting down): told on the device's error channel. */
+  refused(d: DeviceConfig, code: ProtocolErrorCode, message?: string): void {
+    // The transport logs these itself, counted; a flood must not become a line per message here.
+    if (!this.errors.pass(`${d.id}/${code}`).ok) return;
+    this.deliver(d, 'error', { v: PROTOCOL_VERSION, code, message: message ?? ALL_ERRORS[code] });
   }
 
   /** A device (re)connected or subscribed: send it its state again. */

@@ -6,6 +6,7 @@
  * which transport carries a device.
  */
 import type { DeviceConfig } from '../../config/schema.js';
+import type { ProtocolErrorCode } from '../../contract/protocol.js';
 import type { InLeaf, OutLeaf, TransportType } from '../../devices/index.js';
 
 export type { InLeaf, OutLeaf, TransportType };
@@ -31,6 +32,14 @@ export interface LinkListener {
   offline(device: DeviceConfig, why?: string): void;
   /** The device (re)subscribed or reconnected and needs its current state. */
   wantsState(device: DeviceConfig): void;
+  /**
+   * The device's own availability message (`status`, docs/PROTOCOL.md), as
+   * published: the device hub reads presence, model and faults from it.
+   * false: not a valid status (the device was told why); do not keep it.
+   */
+  status(device: DeviceConfig, payload: Buffer): boolean;
+  /** A request refused before it reached the device hub (ACL, size, rate, shutting down): the device is told on its error channel. */
+  refused(device: DeviceConfig, code: ProtocolErrorCode, message?: string): void;
 }
 
 export interface Transport {

@@ -22,10 +22,9 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocketServer } from 'ws';
-import type { z } from 'zod';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf, type InLeaf, type OutLeaf } from '../../devices/index.js';
-import { ALL_ERRORS, describeIssues, PROTOCOL_VERSION, Status, type ProtocolErrorCode } from '../../contract/protocol.js';
+import { PROTOCOL_VERSION, type ProtocolErrorCode } from '../../contract/protocol.js';
 import type { DeviceLink, LinkListener, Transport } from '../devices/link.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
@@ -110,7 +109,6 @@ export class Broker implements HubModule, Transport {
   private readonly quiet = new Throttle(10_000);
   private readonly doorQuiet = new Throttle(60_000);
   /** Errors without `re`: once a second per device and code, on the monotonic clock. */
-  private readonly errorQuiet = new Throttle(1000);
   private readonly failures: LoginFailures;
   private readonly secretDigests = new Map<string, Buffer>();
   ports: { mqtt?: number; tls?: number } = {};
@@ -340,10 +338,9 @@ export class Broker implements HubModule, Transport {
     cb(null, true);
   }
 
-  /** Replies on the device's error topic, at most once a second per device and code. */
-  sendError(deviceId: string, re: string | undefined, code: ProtocolErrorCode, message?: string): void {
-    if (re === undefined && !this.errorQuiet.pass(`${deviceId}/${code}`).ok) return;
-    this.publish(devTopic(deviceId, 'error'), { v: PROTOCOL_VERSION, ...(re !== undefined ? { re } : {}), code, message: message ?? ALL_ERRORS[code] });
+  /** A device's request refused at the door: the device hub answers it on the device's error channel (throttled there). */
+  private refuse(d: DeviceConfig, code: ProtocolErrorCode, message?: string): void {
+    this.listener?.refused(d, code, message);
   }
 
   private authorizePublish(c: QClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
@@ -358,7 +355,7 @@ export class Broker implements HubModule, Transport {
       else cb(null);
     };
     if (packet.topic.startsWith('$')) {
-      if (p?.kind === 'device') this.sendError(p.device.id, undefined, 'forbidden', `publishing to ${packet.topic.slice(0, 64)} is not allowed`);
+      if (p?.kind === 'device') this.refuse(p.device, 'forbidden', `publishing to ${packet.topic.slice(0, 64)} is not allowed`);
       return drop();
     }
     if (!p || p.kind === 'user') {
@@ -369,7 +366,7 @@ export class Broker implements HubModule, Transport {
     const d = p.device;
     const m = this.config.hub.mqtt;
     if (!this.buckets.get(c.id)?.take()) {
-      this.sendError(d.id, undefined, 'rate_limited', `more than ${m.messagesPerSecond} messages a second: slow down`);
+      this.refuse(d, 'rate_limited', `more than ${m.messagesPerSecond} messages a second: slow down`);
       this.noisy('warn', `rate/${d.id}`, { device: d.id }, 'device over its message rate: messages dropped');
       // Answer late: Aedes reads no more from this client until its packets are handled,
       // so TCP flow control slows the sender itself and the hub spends nothing on its backlog.
@@ -378,42 +375,24 @@ export class Broker implements HubModule, Transport {
     const t = parseDevTopic(packet.topic);
     if (!t || t.id !== d.id || !publishes(d).includes(t.leaf)) {
       this.noisy('warn', `acl-publish/${d.id}`, { device: d.id, topic: packet.topic.slice(0, 120) }, 'publish refused by the ACL');
-      this.sendError(d.id, undefined, 'forbidden', `a ${d.kind} may publish only to ${publishes(d).map((l) => devTopic(d.id, l)).join(', ')}`);
+      this.refuse(d, 'forbidden', `a ${d.kind} may publish only to ${publishes(d).map((l) => devTopic(d.id, l)).join(', ')}`);
       return drop();
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     if (payload.length > m.maxPayloadBytes) {
       this.log.warn({ device: d.id, bytes: payload.length, max: m.maxPayloadBytes }, 'payload too large: dropped');
-      this.sendError(d.id, undefined, 'too_large', `payloads are limited to ${m.maxPayloadBytes} bytes`);
+      this.refuse(d, 'too_large', `payloads are limited to ${m.maxPayloadBytes} bytes`);
       return drop();
     }
     if (t.leaf === 'status') {
-      let status: z.infer<typeof Status>;
-      try {
-        const parsed = Status.safeParse(JSON.parse(payload.toString('utf8')));
-        if (!parsed.success) throw new Error(describeIssues(parsed.error));
-        status = parsed.data;
-      } catch (e) {
-        this.sendError(d.id, undefined, 'bad_payload', `status: ${(e as Error).message}`);
-        return drop();
-      }
+      // The device hub reads it (presence, model, faults) and answers a bad one; a good one is kept retained.
+      if (!this.listener?.status(d, payload)) return drop();
       packet.retain = true;
-      cb(null);
-      if (status.state === 'online') {
-        this.noisy('info', `online/${d.id}`, { device: d.id, model: status.model, fw: status.fw }, 'device online');
-        if (status.model && d.model !== 'generic' && status.model !== d.model)
-          this.noisy('warn', `model/${d.id}`, { device: d.id, reports: status.model, configured: d.model }, `device reports model ${status.model} but is configured as ${d.model}: it is served as ${d.model}; correct the config or the device`);
-        this.listener?.online(d, { ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}), ...(status.faults?.length ? { faults: status.faults } : {}) });
-      } else {
-        // Who is online is the device hub's to know (it ignores an offline it already had).
-        this.noisy('info', `says-offline/${d.id}`, { device: d.id }, 'device says it goes offline');
-        this.listener?.offline(d, 'said offline');
-      }
-      return;
+      return cb(null);
     }
     const listener = this.listener;
     if (this.closing || !listener) {
-      this.sendError(d.id, undefined, 'shutting_down');
+      this.refuse(d, 'shutting_down');
       return drop();
     }
     // The PUBACK goes after the reply: when the device sees it, the hub has committed and answered.
@@ -463,7 +442,7 @@ export class Broker implements HubModule, Transport {
     if (!this.buckets.get(c.id)?.take()) {
       this.noisy('warn', `sub-rate/${c.id}`, { client: c.id }, 'subscriptions over the message rate: refused');
       // Tell a device why (a SUBACK 0x80 alone reads like an ACL refusal); once a second at most.
-      if (p?.kind === 'device') this.sendError(p.device.id, undefined, 'rate_limited', `subscription to ${t.slice(0, 64)} refused: over ${this.config.hub.mqtt.messagesPerSecond} messages a second; subscribe again in a moment`);
+      if (p?.kind === 'device') this.refuse(p.device, 'rate_limited', `subscription to ${t.slice(0, 64)} refused: over ${this.config.hub.mqtt.messagesPerSecond} messages a second; subscribe again in a moment`);
       return cb(null, null);
     }
     let ok = false;
