@@ -16,6 +16,7 @@ const USAGE = `usage:
   qhub check-config [FILE]                      check a center's config file (default: the example center)
   qhub start [--config FILE] [--data DIR]       run the hub
   qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
+  qhub status | devices | queues | windows       what the running hub sees (qhub window N next: act for a dead keypad; qhub help ctl)
   qhub user add|remove|list ...                 people who log in to the API and pages (qhub user --help)
   qhub voice text|play|check|pack ...           what a call says, how it sounds, what the clip pack lacks (qhub voice for details)
   qhub print-test [--out DIR] [--width 576|384] write a sample ticket of the center as ticket.png and ticket.bin (the printer's exact bytes)
@@ -101,6 +102,20 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'print-test':
       return printTest(rest);
+    case 'status':
+    case 'devices':
+    case 'queues':
+    case 'windows':
+    case 'window':
+    case 'assign':
+    case 'ticket':
+    case 'return':
+    case 'cancel':
+    case 'issue':
+    case 'reprint': {
+      const { ctlCommand } = await import('./ctl.js');
+      return ctlCommand(cmd, rest, configPath);
+    }
     case 'user': {
       const { userCommand } = await import('./api/cli-user.js');
       return userCommand(rest, configPath);
@@ -109,8 +124,15 @@ async function main(argv: string[]): Promise<number> {
       const { voiceCommand } = await import('./voice/cli.js');
       return voiceCommand(rest, configPath);
     }
-    case undefined:
     case 'help':
+      if (rest[0] === 'ctl' || rest[0] === 'window') {
+        const { CTL_USAGE } = await import('./ctl.js');
+        console.log(CTL_USAGE);
+        return 0;
+      }
+      console.log(USAGE);
+      return 0;
+    case undefined:
     case '--help':
     case '-h':
       console.log(USAGE);
