@@ -43,8 +43,12 @@ function validTimeZone(tz: string): boolean {
   }
 }
 
+/** Keys a reload cannot apply (a listening port, the data directory...): `qhub reload` names them and they wait for a restart. */
+export const RESTART = { restart: true } as const;
+
 export const Center = z.strictObject({
-  id: id('center', 'mansoura-tc'),
+  /** Names every forwarded event's key: changes only at a restart. */
+  id: id('center', 'mansoura-tc').meta(RESTART),
   name: Names,
   timezone: z
     .string()
@@ -230,9 +234,9 @@ export const Tls = z.strictObject({
 
 export const Hub = z
   .strictObject({
-    dataDir: z.string().min(1).optional(),
+    dataDir: z.string().min(1).optional().meta(RESTART),
     /** The local command socket of the technician's command line (default <dataDir>/qhub.sock; mode 0660). */
-    socket: z.string().min(1).max(100).optional(),
+    socket: z.string().min(1).max(100).optional().meta(RESTART),
     mqtt: z
       .strictObject({
         host: z.string().default('0.0.0.0'),
@@ -249,12 +253,14 @@ export const Hub = z
         /** Logins a second one device may make, after a burst of 5. */
         loginsPerSecond: z.number().min(0.01).max(1000).default(1),
       })
+      .meta(RESTART)
       .prefault({}),
     http: z
       .strictObject({
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(8080),
       })
+      .meta(RESTART)
       .prefault({}),
     /**
      * People: they log in to the API and the web pages with a password
@@ -364,6 +370,7 @@ export const Forward = z
       })
       .prefault({}),
   })
+  .meta(RESTART)
   .prefault({});
 
 function duplicates<T>(items: T[]): Map<T, number[]> {

@@ -16,6 +16,8 @@ export interface HubEvents {
   'device.offline': { device: DeviceConfig };
   /** A speaker finished an announcement (`played`, with the announcement's id). */
   'speaker.played': { device: DeviceConfig; id: number | string };
+  /** The config was reloaded (SIGHUP, `qhub reload`): what changed, and which changed keys wait for a restart. */
+  'config.reloaded': { summary: string; waitForRestart: string[] };
   /** A call is being announced in a zone (browser pages play `path`). */
   'voice.call': { zone: string; id: number; t: string; w: number; recall: boolean; short: boolean; path?: string; durationMs?: number };
 }

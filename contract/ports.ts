@@ -63,3 +63,28 @@ export interface DevicePresence {
   faults?: string[];
   bind: { window?: number; services?: string[]; zone?: string };
 }
+
+/** What a config reload changed (config/changes.ts computes it). */
+export interface Changes {
+  /** Keys marked RESTART whose value changed: kept as they run until a restart. */
+  waitForRestart: string[];
+  devices: { added: string[]; removed: string[]; changed: string[]; secret: string[] };
+  windows: { added: number[]; removed: number[]; changed: number[] };
+  services: { added: string[]; removed: string[]; changed: string[] };
+  users: { added: string[]; removed: string[]; changed: string[] };
+  /** Other top-level sections that changed (queue, voice, center...). */
+  sections: string[];
+  /** Whether anything at all changed. */
+  any: boolean;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  summary: string;
+  changes?: Changes;
+  waitForRestart: string[];
+  /** Modules that could not take the new config (they run on as they were). */
+  failed?: { module: string; error: string }[];
+  /** The file's problems (FILE:LINE: key: what), when it was refused. */
+  problems?: string[];
+}

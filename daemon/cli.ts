@@ -102,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'print-test':
       return printTest(rest);
+    case 'reload':
     case 'status':
     case 'devices':
     case 'queues':

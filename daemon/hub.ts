@@ -4,6 +4,10 @@
  * here; nothing else needs to learn about it.
  */
 import type { Logger } from 'pino';
+import { describeChanges, planReload } from '../config/changes.js';
+import type { ReloadResult } from '../contract/ports.js';
+
+export type { ReloadResult };
 import type { LoadedCenter } from '../config/load.js';
 import { Core } from './core/core.js';
 import { DeviceHub } from './devices/hub.js';
@@ -28,6 +32,8 @@ export interface HubOptions {
   version: string;
   /** The time source (tests). */
   clock?: () => number;
+  /** Re-reads the config file and applies it (the process's reload: SIGHUP, `qhub reload`); offered to the API as `hub.reload`. */
+  reload?: () => Promise<ReloadResult>;
   /** More modules, started after the built-in ones and before HTTP opens (tests, tools). */
   extra?: (ctx: HubContext) => HubModule[];
 }
@@ -40,7 +46,15 @@ export interface Hub {
   api: ApiModule;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Takes a reloaded config (already loaded and checked): what can change
+   * live changes in every module, without losing queue state or dropping
+   * unchanged devices; keys marked RESTART keep their running values and are
+   * named in the result.
+   */
+  applyConfig(next: Pick<LoadedCenter, 'config' | 'secrets'>): Promise<ReloadResult>;
 }
+
 
 export function createHub(o: HubOptions): Hub {
   const { config, secrets } = o.center;
@@ -59,7 +73,7 @@ export function createHub(o: HubOptions): Hub {
   const f = config.forward;
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
-  const api = new ApiModule({ ...ctx, print: (t, id) => devices.print(t, id) });
+  const api = new ApiModule({ ...ctx, print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
   for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
@@ -69,6 +83,22 @@ export function createHub(o: HubOptions): Hub {
     devices,
     api,
     start: () => modules.start(),
+    async applyConfig(next) {
+      const { config: planned, changes } = planReload(ctx.config, ctx.secrets, next.config, next.secrets);
+      if (!wired.length && planned.devices.some((d) => d.enabled && d.transport.type !== 'mqtt')) {
+        // The wired transport is made at start only when a device needs it.
+        changes.waitForRestart.push('devices (the first wired device: the wired transport starts with the hub)');
+      }
+      if (!changes.any) return { ok: true, summary: 'nothing changed', changes, waitForRestart: [] };
+      // In place: modules hold these objects.
+      ctx.config = planned;
+      ctx.secrets.clear();
+      for (const [k, v] of next.secrets) ctx.secrets.set(k, v);
+      const failed = await modules.reload(planned, changes);
+      const summary = describeChanges(changes);
+      bus.emit('config.reloaded', { summary, waitForRestart: changes.waitForRestart });
+      return { ok: failed.length === 0, summary, changes, waitForRestart: changes.waitForRestart, ...(failed.length ? { failed } : {}) };
+    },
     async stop() {
       broker.closing = true; // refuse new requests at once, before the modules go down one by one
       await modules.stop();

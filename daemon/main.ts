@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, EXAMPLE_CONFIG, formatProblem, loadCenter, type LoadedCenter } from '../config/load.js';
-import { createHub, type Hub } from './hub.js';
+import { createHub, type Hub, type ReloadResult } from './hub.js';
 import { createLogger, type Logger } from './log.js';
 import { ModuleStartError } from './spine/module.js';
 
@@ -74,7 +74,31 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const config = center.config;
   const dataDir = resolve(opts.dataDir ?? config.hub.dataDir ?? 'data');
 
-  const hub: Hub = createHub({ center, dataDir, log, version: VERSION });
+  let hub: Hub;
+  // One reload at a time, in the order asked (SIGHUP, systemctl reload, qhub reload).
+  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', waitForRestart: [] });
+  const reload = (why: string): Promise<ReloadResult> =>
+    (reloading = reloading.then(async (): Promise<ReloadResult> => {
+      log.info({ mod: 'daemon', why, file: opts.configFile }, 'reloading the config');
+      let next: LoadedCenter;
+      try {
+        next = loadCenter(opts.configFile);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) {
+          log.error({ mod: 'config', err: e }, 'reload refused: the config file could not be read; the running config stays');
+          return { ok: false, summary: `refused: ${(e as Error).message}`, waitForRestart: [], problems: [(e as Error).message] };
+        }
+        for (const p of e.problems) log.error({ mod: 'config', file: p.file, line: p.line, path: p.path }, formatProblem(p));
+        log.error({ mod: 'config', file: e.file }, 'reload refused: the config file has problems (above); the running config stays');
+        return { ok: false, summary: 'refused: the config file has problems', waitForRestart: [], problems: e.problems.map(formatProblem) };
+      }
+      for (const w of next.warnings) log.warn({ mod: 'config', file: w.file, line: w.line, path: w.path }, formatProblem(w));
+      if (!checkInstallation(next, log)) return { ok: false, summary: 'refused: demo secrets on a real installation', waitForRestart: [], problems: ['the config uses the published demo secrets'] };
+      const r = await hub.applyConfig(next);
+      log.info({ mod: 'daemon', waitForRestart: r.waitForRestart, ...(r.failed ? { failed: r.failed } : {}) }, `config reloaded: ${r.summary}`);
+      return r;
+    }));
+  hub = createHub({ center, dataDir, log, version: VERSION, reload: () => reload('qhub reload') });
   let sim: { stop(): Promise<void> } | undefined;
   let stopping: Promise<number> | undefined;
   const shutdown = (why: string, code: number): Promise<number> =>
@@ -86,6 +110,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       return code;
     })());
 
+  // systemctl reload qhub, kill -HUP: re-read the config; never ends the hub (a HUP during start-up is only logged).
+  let ready = false;
+  process.on('SIGHUP', () => {
+    if (ready) void reload('SIGHUP');
+    else log.warn({ mod: 'daemon' }, 'SIGHUP during start-up: ignored; send it again once the hub is ready');
+  });
   try {
     await hub.start();
   } catch (e) {
@@ -101,6 +131,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await shutdown('start failed', 1);
     return 1;
   }
+  ready = true;
   const ports = hub.broker.ports;
   log.info(
     { mod: 'daemon', mqtt: ports.mqtt, tls: ports.tls, http: hub.http.port, dataDir, center: config.center.id, day: hub.ctx.core.engine.state.day, seq: hub.ctx.core.store.lastSeq, modules: hub.ctx.modules.names(), version: VERSION },
@@ -125,5 +156,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const on = (sig: string) => () => void shutdown(sig, 0).then(res);
     process.once('SIGTERM', on('SIGTERM'));
     process.once('SIGINT', on('SIGINT'));
+
   });
 }

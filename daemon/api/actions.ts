@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import type { CenterConfig } from '../../config/schema.js';
-import type { DevicePresence, Presence } from '../../contract/ports.js';
+import type { DevicePresence, Presence, ReloadResult } from '../../contract/ports.js';
 import type { Principal, Role, SystemRole } from '../../contract/roles.js';
 import type { CoreResult } from '../../contract/ports.js';
 import type { Engine } from '../engine/engine.js';
@@ -25,6 +25,8 @@ export interface ActionPorts {
   /** Sends a ticket to a dispenser's printer; the device it went to, or why not. */
   print(ticket: Ticket, device?: string): { ok: true; device: string } | { ok: false; code: 'unknown_device' | 'no_printer' | 'offline'; message: string };
   now(): number;
+  /** Re-reads the config file and applies what can change live. */
+  reload(): Promise<ReloadResult>;
 }
 
 export type ActionResult = { ok: true; result: unknown } | { ok: false; status: number; error: string; message: string };
@@ -251,6 +253,19 @@ export const ACTIONS: readonly Action[] = [
     input: z.strictObject({}),
     roles: READERS,
     run: (_i, p): ActionResult => ({ ok: true, result: p.presence.list() satisfies DevicePresence[] }),
+  }),
+
+  define({
+    name: 'hub.reload',
+    kind: 'write',
+    summary: 're-read the config file: devices, windows, services, users and voice settings change without a restart; a bad file is refused and the running config stays',
+    input: z.strictObject({}),
+    roles: ['supervisor', 'technician'],
+    run: async (_i, p) => {
+      const r = await p.reload();
+      if (r.problems) return { ok: false, status: 422, error: 'bad_config', message: r.problems.join('\n') };
+      return { ok: true, result: r };
+    },
   }),
 
   // Windows

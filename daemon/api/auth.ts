@@ -52,6 +52,8 @@ interface Session {
   principal: Principal;
   csrf: string;
   lastUsed: number;
+  /** The password hash it logged in with: a new password ends the session. */
+  hash: string;
 }
 
 export type LoginResult =
@@ -78,18 +80,22 @@ export class Auth {
     private readonly o: { log: Logger; deviceIds: ReadonlySet<string>; now?: () => number },
   ) {
     this.users = new Map(users.map((u) => [u.name, u]));
+    this.deviceIds = o.deviceIds;
   }
+
+  private deviceIds: ReadonlySet<string>;
 
   private now(): number {
     return this.o.now?.() ?? performance.now();
   }
 
   /** New users from a reloaded config; sessions of users removed or changed end. */
-  setUsers(users: readonly UserRecord[]): void {
+  setUsers(users: readonly UserRecord[], deviceIds?: ReadonlySet<string>): void {
     this.users = new Map(users.map((u) => [u.name, u]));
+    if (deviceIds) this.deviceIds = deviceIds;
     for (const [k, s] of this.sessions) {
       const u = this.users.get(s.principal.name);
-      if (!u || u.role !== s.principal.role || String(u.windows ?? '') !== String(s.principal.windows ?? '')) this.sessions.delete(k);
+      if (!u || u.role !== s.principal.role || u.password !== s.hash || String(u.windows ?? '') !== String(s.principal.windows ?? '')) this.sessions.delete(k);
     }
   }
 
@@ -108,14 +114,14 @@ export class Auth {
     const good = await verifyPassword(user?.password ?? DUMMY, password);
     if (!user || !user.password || !good) {
       this.failures++;
-      const why = !user ? (this.o.deviceIds.has(name) ? 'a device cannot log in to the API' : 'unknown user') : !user.password ? 'no password set (qhub user add)' : 'wrong password';
+      const why = !user ? (this.deviceIds.has(name) ? 'a device cannot log in to the API' : 'unknown user') : !user.password ? 'no password set (qhub user add)' : 'wrong password';
       const p = this.noisy.pass(`fail/${name}/${address}`);
       if (p.ok) this.o.log.warn({ user: name, addr: address, why, held: p.held }, 'login refused');
       return {
         ok: false,
         status: 401,
         error: 'bad_login',
-        message: this.o.deviceIds.has(name) ? 'devices cannot use the API: log in as a person (hub.users)' : 'wrong user name or password',
+        message: this.deviceIds.has(name) ? 'devices cannot use the API: log in as a person (hub.users)' : 'wrong user name or password',
       };
     }
     const principal: Principal = { name: user.name, role: user.role, ...(user.windows ? { windows: user.windows } : {}), via: 'cookie' };
@@ -128,7 +134,7 @@ export class Auth {
       for (const [k, s] of this.sessions) if (s.lastUsed < at) (at = s.lastUsed), (oldest = k);
       if (oldest) this.sessions.delete(oldest);
     }
-    this.sessions.set(tokenKey(token), { principal, csrf, lastUsed: this.now() });
+    this.sessions.set(tokenKey(token), { principal, csrf, lastUsed: this.now(), hash: user.password });
     this.o.log.info({ user: user.name, role: user.role, addr: address }, 'logged in');
     return { ok: true, principal, token, csrf };
   }

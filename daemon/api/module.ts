@@ -30,6 +30,7 @@ export const COOKIE = 'qhub_session';
 export interface ApiContext extends Pick<HubContext, 'config' | 'log' | 'dataDir' | 'routes' | 'presence'> {
   core: Pick<HubContext['core'], 'submit' | 'engine' | 'store' | 'clock'>;
   print: ActionPorts['print'];
+  reload: ActionPorts['reload'];
 }
 
 function cookies(header: string | undefined): Map<string, string> {
@@ -65,7 +66,14 @@ export class ApiModule implements HubModule {
       presence: ctx.presence,
       print: ctx.print,
       now: () => core.clock(),
+      reload: ctx.reload,
     };
+  }
+
+  /** A reloaded config: new, changed and removed people (their sessions end), and the new windows and services for every action. */
+  reload(config: ApiContext['config']): void {
+    this.ports.config = config;
+    this.auth.setUsers(config.hub.users, new Set(config.devices.map((d) => d.id)));
   }
 
   start(): Promise<void> | void {

@@ -82,6 +82,16 @@ export class Core implements HubModule {
     return this.opts.config;
   }
 
+  /**
+   * A reloaded config: the engine takes the new services, windows and queue
+   * rules over the same state (tickets, numbers, assignments stay), between
+   * two command groups.
+   */
+  reload(config: CenterConfig): void {
+    this.opts.config = config;
+    this.engine = new Engine(config, this.engine.state);
+  }
+
   /** Opens the store and rebuilds the state from it; then rolls the day over if due. */
   async start(): Promise<void> {
     this.store.open();

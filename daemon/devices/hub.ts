@@ -44,15 +44,15 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   /** Devices that were online and went away: since when, and why (for /health). */
   private readonly gone = new Map<string, { since: number; why?: string }>();
   private readonly errors = new Throttle(1000);
-  private readonly devices: DeviceConfig[];
+  private devices: DeviceConfig[];
   /** Which devices show what: a committed event touches a window, a service or a zone, and only their devices are recomputed. */
   private readonly showing = {
     window: new Map<number, DeviceConfig[]>(),
     service: new Map<string, DeviceConfig[]>(),
     zone: new Map<string, DeviceConfig[]>(),
   };
-  private readonly zoneOf: Map<number, string>;
-  private readonly config: CenterConfig;
+  private zoneOf: Map<number, string>;
+  private config: CenterConfig;
   private readonly core: HubContext['core'];
   private readonly log: Logger;
   private unsubscribe?: () => void;
@@ -65,6 +65,13 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     this.recent = new RecentCalls(ctx.config);
     this.devices = ctx.config.devices.filter((d) => d.enabled);
     this.zoneOf = zonesOf(ctx.config);
+    this.indexDevices();
+  }
+
+  /** Which devices show which window and zone (from the config). */
+  private indexDevices(): void {
+    this.showing.window.clear();
+    this.showing.zone.clear();
     const add = <K>(m: Map<K, DeviceConfig[]>, k: K, d: DeviceConfig) => m.set(k, [...(m.get(k) ?? []), d]);
     for (const d of this.devices) {
       const w = d.bind.window;
@@ -72,6 +79,37 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
         add(this.showing.window, w, d);
       } else if (d.kind === 'display' && w !== undefined) add(this.showing.window, w, d);
       else if (d.kind === 'board') add(this.showing.zone, d.bind.zone ?? this.zoneOf.get(w ?? -1) ?? 'hall', d);
+    }
+  }
+
+  /**
+   * A reloaded config: devices added, removed or changed (binding, model),
+   * windows and zones. Queue state is the core's and is untouched; every
+   * device whose view changed gets it, a new device gets its first one.
+   * A removed device is forgotten (its transport disconnects it).
+   */
+  reload(config: CenterConfig): void {
+    const before = new Map(this.devices.map((d) => [d.id, JSON.stringify(d)]));
+    this.config = config;
+    this.devices = config.devices.filter((d) => d.enabled);
+    this.zoneOf = zonesOf(config);
+    this.indexDevices();
+    this.indexServices();
+    const now = new Set(this.devices.map((d) => d.id));
+    for (const id of before.keys()) {
+      if (now.has(id)) continue;
+      for (const m of [this.links, this.presence, this.gone, this.lastSent, this.recorded, this.presenceRate, this.flaps] as Map<string, unknown>[]) m.delete(id);
+    }
+    // Calls shown on boards follow the windows' zones as they are now.
+    this.recent = new RecentCalls(config);
+    this.lastCallSeq.clear();
+    const day = this.core.engine.state.day;
+    if (day) for (const e of this.core.store.eventsOfDay(day)) this.track(e);
+    for (const d of this.devices) {
+      const fresh = before.get(d.id) !== JSON.stringify(d);
+      if (fresh) this.links.set(d.id, this.ctx.links.link(d));
+      const v = this.view(d);
+      if (v) this.send(d, v.leaf, v.view, { force: fresh });
     }
   }
 

@@ -94,12 +94,12 @@ export class Broker implements HubModule, Transport {
   aedes?: Aedes;
   private listener?: LinkListener;
   private readonly links: HubContext['links'];
-  private readonly config: CenterConfig;
+  private config: CenterConfig;
   private readonly log: Logger;
   private servers: Server[] = [];
   private wss?: WebSocketServer;
-  private readonly devices: Map<string, DeviceConfig>;
-  private readonly users: Map<string, { name: string; role: Role }>;
+  private devices: Map<string, DeviceConfig>;
+  private users: Map<string, { name: string; role: Role }>;
   /** Per device or user id, kept across connections: reconnecting does not refill it. */
   private readonly buckets = new Map<string, Bucket>();
   private readonly logins = new Map<string, Bucket>();
@@ -336,6 +336,39 @@ export class Broker implements HubModule, Transport {
     }
     if (!this.buckets.has(c.id)) this.buckets.set(c.id, new Bucket(m.messagesPerSecond, m.burst));
     cb(null, true);
+  }
+
+  /**
+   * A reloaded config: the device and user tables and their secrets change in
+   * place. A device or user that is gone, disabled, moved off MQTT or given a
+   * new secret is disconnected (it must log in again); every other connection
+   * stays, and a device whose binding or model changed is served by its new
+   * definition from its next message. Listening ports and limits wait for a
+   * restart (hub.mqtt is marked RESTART).
+   */
+  reload(config: CenterConfig): void {
+    const before = new Map(this.secretDigests);
+    this.config = config;
+    this.devices = new Map(config.devices.filter((d) => d.enabled && d.transport.type === 'mqtt').map((d) => [d.id, d]));
+    this.users = new Map(config.hub.users.map((u) => [u.name, { name: u.name, role: u.role }]));
+    this.secretDigests.clear();
+    for (const [id, secret] of this.ctx.secrets) this.secretDigests.set(id, digest(secret));
+    const dropped: string[] = [];
+    for (const c of Object.values((this.aedes as unknown as { clients: Record<string, QClient> } | undefined)?.clients ?? {})) {
+      const p = c.qhub;
+      if (!p) continue;
+      const id = p.kind === 'device' ? p.device.id : p.name;
+      const now = this.secretDigests.get(id);
+      const was = before.get(id);
+      const secretChanged = !now || !was || !now.equals(was);
+      const device = p.kind === 'device' ? this.devices.get(id) : undefined;
+      const user = p.kind === 'user' ? this.users.get(id) : undefined;
+      if ((p.kind === 'device' && !device) || (p.kind === 'user' && (!user || user.role !== p.role)) || secretChanged) {
+        dropped.push(id);
+        c.close();
+      } else if (device) c.qhub = { kind: 'device', device };
+    }
+    if (dropped.length) this.log.info({ clients: dropped }, `disconnected after the reload (removed, disabled or new secret): ${dropped.join(', ')}`);
   }
 
   /** A device's request refused at the door: the device hub answers it on the device's error channel (throttled there). */

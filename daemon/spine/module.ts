@@ -7,6 +7,8 @@
  * Constructors only assign; work happens in `start()` and `stop()`.
  */
 import type { Logger } from 'pino';
+import type { Changes } from '../../contract/ports.js';
+import type { CenterConfig } from '../../config/schema.js';
 
 export interface ModuleHealth {
   /** false: the module works but not fully (storage failing, backlog too old...). */
@@ -28,6 +30,12 @@ export interface HubModule {
   start(): void | Promise<void>;
   stop(): void | Promise<void>;
   health?(): ModuleHealth;
+  /**
+   * A reloaded config (SIGHUP, `qhub reload`): take what changed without
+   * dropping what is unchanged (connections, queues). Keys marked RESTART in
+   * the schema keep their running values in `config`.
+   */
+  reload?(config: CenterConfig, changes: Changes): void | Promise<void>;
 }
 
 export type ModuleState = 'idle' | 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
@@ -99,6 +107,21 @@ export class Modules {
         this.log.warn({ mod: m.module.name, err: e }, `module ${m.module.name} did not stop cleanly`);
       }
     }
+  }
+
+  /** Hands a reloaded config to every running module, in start order; one module's failure is logged and reported, the others still reload. */
+  async reload(config: CenterConfig, changes: Changes): Promise<{ module: string; error: string }[]> {
+    const failed: { module: string; error: string }[] = [];
+    for (const m of this.list) {
+      if (m.state !== 'running' || !m.module.reload) continue;
+      try {
+        await m.module.reload(config, changes);
+      } catch (e) {
+        failed.push({ module: m.module.name, error: (e as Error)?.message ?? String(e) });
+        this.log.error({ mod: m.module.name, err: e }, `module ${m.module.name} could not take the new config; it runs on as it was`);
+      }
+    }
+    return failed;
   }
 
   report(): ModuleReport[] {

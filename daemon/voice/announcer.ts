@@ -61,7 +61,12 @@ export class ZoneQueue {
   shortened = 0;
   superseded = 0;
 
-  constructor(private readonly o: { shortenAt: number; speak: (call: Call, short: boolean) => Promise<void>; log?: Logger }) {}
+  constructor(private readonly o: { shortenAt: number; speak: (call: Call, short: boolean) => Promise<void>; log?: Logger }) {
+    this.shortenAt = o.shortenAt;
+  }
+
+  /** A zone with this many calls waiting speaks the short form (voice.shortenAt; a reload may change it). */
+  shortenAt: number;
 
   get waiting(): number {
     return this.queue.length;
@@ -84,7 +89,7 @@ export class ZoneQueue {
           this.o.log?.info({ t: call.t, w: call.w, then: later.t }, `call of ${call.t} at window ${call.w} not spoken: the window called ${later.t} before its turn came`);
           continue;
         }
-        const short = this.queue.length + 1 >= this.o.shortenAt;
+        const short = this.queue.length + 1 >= this.shortenAt;
         if (short) this.shortened++;
         try {
           await this.o.speak(call, short);
@@ -110,7 +115,7 @@ const KEEP_RENDERED = 12;
 
 export class Announcer implements HubModule {
   readonly name = 'announcer';
-  private readonly config: CenterConfig;
+  private config: CenterConfig;
   private readonly log: Logger;
   private speakers: Speaker[] = [];
   private readonly zones = new Map<string, ZoneQueue>();
@@ -120,7 +125,7 @@ export class Announcer implements HubModule {
   private readonly rendered = new Map<number, Rendered>();
   private readonly unsubscribe: (() => void)[] = [];
   private pack?: VoicePack;
-  private readonly languages: Lang[];
+  private languages: Lang[];
   private readonly stats = { announced: 0, sent: 0, played: 0, timedOut: 0, missingClips: 0, localFailures: 0, unheard: 0 };
   private stopped = false;
 
@@ -129,6 +134,24 @@ export class Announcer implements HubModule {
     this.log = ctx.log.child({ mod: 'announcer' });
     const v = ctx.config.voice;
     this.languages = (v.languages ?? ctx.config.center.languages).filter((l): l is Lang => l === 'ar' || l === 'en');
+  }
+
+  /**
+   * A reloaded config: voice settings, languages, and which speakers call
+   * which zone apply to the next call; a changed pack folder is loaded again.
+   * Calls already queued keep their turn.
+   */
+  reload(config: CenterConfig): void {
+    const packBefore = this.packDir;
+    this.config = config;
+    const v = config.voice;
+    this.languages = (v.languages ?? config.center.languages).filter((l): l is Lang => l === 'ar' || l === 'en');
+    this.speakers = config.devices.filter((d) => d.enabled && modelOf(d).accepts.includes('announce')).map((device) => ({ device, link: this.ctx.links.link(device) }));
+    for (const q of this.zones.values()) q.shortenAt = v.shortenAt;
+    if (this.packDir !== packBefore) {
+      this.pack = VoicePack.load(this.packDir);
+      this.log.info({ pack: this.packDir, clips: this.pack.size, problems: this.pack.problems.length }, 'voice pack loaded again (voice.pack changed)');
+    }
   }
 
   /** The pack folder: relative paths are under the data directory. */

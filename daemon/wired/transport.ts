@@ -12,7 +12,7 @@
  * transport), the device hub through its LinkListener.
  */
 import type { Logger } from 'pino';
-import type { DeviceConfig } from '../../config/schema.js';
+import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf, type InLeaf, type OutLeaf } from '../../devices/index.js';
 import type { WiredCondition, WiredDevice, WiredIo } from '../../devices/model.js';
 import { ModbusBus } from '../../drivers/modbus.js';
@@ -38,8 +38,10 @@ export class WiredTransport implements HubModule, Transport {
   private readonly lines = new Map<string, SerialLine>();
   private readonly buses = new Map<string, ModbusBus>();
   private readonly opened = new Map<string, WiredDevice>();
-  private readonly devices: DeviceConfig[];
+  private devices: DeviceConfig[];
   private listener?: LinkListener;
+  /** The serial paths each device's codec opened (a line is closed when no device uses it any more). */
+  private readonly uses = new Map<string, Set<string>>();
   /** serialport and its native binding (about 13 MiB resident) are loaded only by a hub that has wired devices. */
   private Line?: typeof SerialLine;
 
@@ -102,7 +104,12 @@ export class WiredTransport implements HubModule, Transport {
 
   // ------------------------------------------------------------------
 
-  private lineOf(spec: LineSpec): SerialLine {
+  private lineOf(spec: LineSpec, device?: string): SerialLine {
+    if (device) {
+      let u = this.uses.get(device);
+      if (!u) this.uses.set(device, (u = new Set()));
+      u.add(spec.path);
+    }
     let l = this.lines.get(spec.path);
     if (!l) {
       l = new this.Line!(
@@ -127,10 +134,11 @@ export class WiredTransport implements HubModule, Transport {
     return {
       device: d,
       log,
-      line: () => this.lineOf(main()),
-      lineAt: (spec) => this.lineOf(spec),
+      line: () => this.lineOf(main(), d.id),
+      lineAt: (spec) => this.lineOf(spec, d.id),
       modbus: () => {
         const spec = main();
+        this.lineOf(spec, d.id);
         let bus = this.buses.get(spec.path);
         if (!bus) this.buses.set(spec.path, (bus = new ModbusBus(this.lineOf(spec))));
         return bus;
