@@ -13,6 +13,7 @@ import { BackendApi } from './forwarder/inbound.js';
 import { WebhookForwarder } from './forwarder/webhook.js';
 import { HttpModule } from './http/server.js';
 import { Broker } from './mqtt/broker.js';
+import { ReportsModule } from './reports/module.js';
 import { Schedules } from './schedules/schedules.js';
 import { Bus } from './spine/bus.js';
 import type { HubContext, HubEvents } from './spine/context.js';
@@ -54,7 +55,7 @@ export function createHub(o: HubOptions): Hub {
   const f = config.forward;
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
-  for (const m of [core, broker, ...wired, new DeviceHub(ctx), new Announcer(ctx), ...forwarders, new Schedules(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, new DeviceHub(ctx), new Announcer(ctx), ...forwarders, new Schedules(ctx), new ReportsModule(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,
