@@ -17,7 +17,7 @@ import { Core } from '../daemon/core/core.js';
 import { pruneDelivered } from '../daemon/forwarder/retention.js';
 import { CURSOR as WEBHOOK_CURSOR } from '../daemon/forwarder/webhook.js';
 import { computeDay } from '../daemon/reports/kpi.js';
-import { ReportsModule } from '../daemon/reports/module.js';
+import { ReportsModule, reportTime } from '../daemon/reports/module.js';
 import { tables, toCsv, toHtml, type Lang } from '../daemon/reports/render.js';
 import { figuresFor, isoWeekDays, isoWeekOf, readRollup, reportFor, writeRollup } from '../daemon/reports/rollups.js';
 import { nearestRank, summarize } from '../daemon/reports/summary.js';
@@ -67,7 +67,7 @@ function htmlTable(html: string, id: string): Map<string, string[]> {
   expect(m, `table ${id}`).toBeTruthy();
   const unesc = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
   const out = new Map<string, string[]>();
-  for (const r of m![1]!.matchAll(/<tr data-key="([^"]*)">([\s\S]*?)<\/tr>/g)) out.set(unesc(r[1]!), [...r[2]!.matchAll(/<td>([\s\S]*?)<\/td>/g)].map((c) => unesc(c[1]!)));
+  for (const r of m![1]!.matchAll(/<tr data-key="([^"]*)">([\s\S]*?)<\/tr>/g)) out.set(unesc(r[1]!), [...r[2]!.matchAll(/<td(?: dir="ltr")?>([\s\S]*?)<\/td>/g)].map((c) => unesc(c[1]!)));
   return out;
 }
 
@@ -208,7 +208,10 @@ describe('reports: the crafted day', () => {
       const wait = /<svg id="chart-wait"[\s\S]*?<\/svg>/.exec(html)![0];
       expect(flow.match(/<rect class="bar"/g)).toHaveLength(16);
       expect(wait.match(/<rect class="bar"/g)).toHaveLength(4);
-      expect(wait).toContain('23:00 (UTC+03)');
+      expect(wait).toContain('>23:00 +03<');
+      expect(wait).toContain('>23:00 +02<');
+      // Negative growth stays "-1" in a right-to-left table.
+      expect(html).toContain('<td dir="ltr">-1</td>');
       // Nothing fetched from elsewhere: no scripts, links, external fonts or images.
       expect(html).not.toMatch(/<script|<link|src=|href=|@import|url\(/i);
       expect(html).toContain('@page{size:A4');
@@ -362,6 +365,27 @@ describe('reports: through the real engine and store', () => {
     expect(readFileSync(join(dir, 'reports/2026-W48.en.csv'), 'utf8')).toContain('Weekly report 2026-W48 (2026-11-23 – 2026-11-29)');
     await mod.stop();
     core.stop();
+  });
+
+  it('the scheduled reports run at reports.at in the center’s time zone (node-cron), or an hour after closing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhub-reports-cron-'));
+    const config = example();
+    config.reports = { ...config.reports, daily: true, weekly: true, at: '16:30' };
+    const { log } = captureLog();
+    const bus = new Bus<HubEvents>({ log });
+    const core = new Core({ config, dataDir: dir, log, bus });
+    await core.start();
+    const mod = new ReportsModule({ config, log, core, bus, dataDir: dir } as unknown as HubContext);
+    await mod.start();
+    const next = Date.parse(String(mod.health().detail!.nextReport));
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Africa/Cairo', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(next);
+    expect(local).toBe('16:30');
+    expect(next - Date.now()).toBeGreaterThan(0);
+    expect(next - Date.now()).toBeLessThanOrEqual(24 * 3600_000);
+    await mod.stop();
+    core.stop();
+    delete (config.reports as { at?: string }).at;
+    expect(reportTime(config)).toBe('16:00'); // closes 15:00
   });
 
   it('qhub report reads the store read-only while the hub writes to it (WAL), and explains bad arguments', async () => {

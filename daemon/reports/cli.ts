@@ -22,6 +22,10 @@ export const REPORT_USAGE = `usage: qhub report --day YYYY-MM-DD | --week YYYY-W
   --out      write to FILE instead of standard output`;
 
 export async function reportCommand(args: string[], configPath: (given?: string) => string): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(REPORT_USAGE);
+    return 0;
+  }
   let values;
   try {
     ({ values } = parseArgs({

@@ -214,8 +214,11 @@ export function computeDay(day: string, events: readonly QueueEvent[], config: C
   const queue = new Map<string, number>();
   let waitingAll = 0;
   const hours = new Map<number, HourDay>();
+  const hourCache = new Map<number, ReturnType<typeof hourOf>>();
   const hourAt = (at: number): HourDay => {
-    const h = hourOf(at, tz);
+    const minute = Math.floor(at / MIN);
+    let h = hourCache.get(minute);
+    if (!h) hourCache.set(minute, (h = hourOf(at, tz)));
     let b = hours.get(h.start);
     // Created by the hour's first event that counts: the queue then is the queue at the hour's start.
     if (!b) hours.set(h.start, (b = { ...h, queueAtStart: waitingAll, issued: 0, called: 0, served: 0, noShows: 0, growth: 0, maxQueue: waitingAll, waitSum: 0, waitCount: 0, services: {} }));

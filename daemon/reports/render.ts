@@ -332,7 +332,7 @@ export function barChart(o: { id: string; labels: string[]; series: Series[]; wi
   const left = 44;
   const right = 10;
   const top = 26;
-  const bottom = 48;
+  const bottom = 56;
   const max = Math.max(0, ...o.series.flatMap((s) => s.values.map((v) => v ?? 0)));
   const step = niceStep(max / 4);
   const yMax = Math.max(step * 4, step);
@@ -387,12 +387,16 @@ svg .grid{stroke:#ddd;stroke-width:1}svg .tick{font-size:10px;fill:#333;font-fam
 @media print{body{margin:0;font-size:8pt}h1{font-size:13pt}h2{font-size:10pt}th,td{padding:1px 2px}tr,figure,.kpis{break-inside:avoid}section{break-inside:auto}}
 `;
 
+/** Numbers, times and offsets: laid out left to right even in an Arabic table ("-1", not "1-"). */
+const LTR = /^[-+\d.:() UTC]+$/;
+
 /** The printable page: dir="rtl" lang="ar" in Arabic; charts as inline SVG; nothing loaded from elsewhere. */
 export function toHtml(r: Report, lang: Lang, o: { generatedAt: number }): string {
   const t = L[lang];
   const tbs = tables(r, lang);
   const kpi = (label: string, v: string) => `<div class="kpi">${esc(label)}<b>${esc(v)}</b></div>`;
-  const labels = r.hours.map((h) => hourLabel(h));
+  // Short labels under the bars: "23:00 +03" for an hour that happens twice.
+  const labels = r.hours.map((h) => hourLabel(h).replace(/ \(UTC([+-]\d+)\)/, ' $1'));
   const charts = [
     `<figure><figcaption>${esc(t.chartWait)}</figcaption>${barChart({ id: 'chart-wait', labels, series: [{ name: t.avgWait, values: r.hours.map((h) => (h.avgWait === null ? null : Math.round(h.avgWait / 6) / 10)), color: '#c0504d' }] })}</figure>`,
     `<figure><figcaption>${esc(t.chartFlow)}</figcaption>${barChart({
@@ -406,12 +410,14 @@ export function toHtml(r: Report, lang: Lang, o: { generatedAt: number }): strin
   ];
   const table = (tb: (typeof tbs)[number]) =>
     `<section><h2>${esc(tb.title)}</h2><table id="${tb.id}"><thead><tr>${tb.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${tb.rows
-      .map((x) => `<tr data-key="${esc(x.key)}">${x.cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+      .map((x) => `<tr data-key="${esc(x.key)}">${x.cells.map((c) => (LTR.test(c) ? `<td dir="ltr">${esc(c)}</td>` : `<td>${esc(c)}</td>`)).join('')}</tr>`)
       .join('')}</tbody></table></section>`;
+  // Dates and weeks keep their order inside Arabic text ("2026-10-29", not "29-10-2026").
+  const ltr = (s: string) => esc(s).replace(/\d{4}-(?:W\d{2}|\d{2}-\d{2}(?: \d{2}:\d{2})?)/g, '<span dir="ltr">$&</span>');
   const body = [
-    `<header><h1>${esc(name(r.center, lang, ''))}</h1><p class="meta">${esc(title(r, lang))} · ${esc(t.timezone)}: ${esc(r.timezone)} · ${esc(t.generated)}: ${esc(clockText(o.generatedAt, r.timezone, true))}</p>`,
-    r.missing.length ? `<p class="warn">${esc(t.missing)}: ${esc(r.missing.join(' '))}</p>` : '',
-    r.running.length ? `<p class="warn">${esc(t.running)}: ${esc(r.running.join(' '))}</p>` : '',
+    `<header><h1>${esc(name(r.center, lang, ''))}</h1><p class="meta">${ltr(title(r, lang))} · ${esc(t.timezone)}: ${esc(r.timezone)} · ${esc(t.generated)}: ${ltr(clockText(o.generatedAt, r.timezone, true))}</p>`,
+    r.missing.length ? `<p class="warn">${esc(t.missing)}: ${ltr(r.missing.join(' '))}</p>` : '',
+    r.running.length ? `<p class="warn">${esc(t.running)}: ${ltr(r.running.join(' '))}</p>` : '',
     `</header>`,
     `<div class="kpis">${kpi(t.issued, String(r.total.issued))}${kpi(t.served, String(r.total.served))}${kpi(t.waitAvg, min1(r.total.wait.avg))}${kpi(t.waitP90, min1(r.total.wait.p90))}${kpi(t.serviceLevel, pct(r.total.serviceLevel))}${kpi(t.noShows, String(r.total.noShows))}</div>`,
     ...tbs.slice(0, 4).map(table),
