@@ -367,6 +367,25 @@ describe('reports: through the real engine and store', () => {
     core.stop();
   });
 
+  it('a ticket carried into the next day (leftovers: carry) counts its whole wait on the day it is called', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qhub-reports-carry-'));
+    const config = example();
+    config.center.day.leftovers = 'carry';
+    const clock = { now: C('2026-11-24', '14:50') };
+    const core = new Core({ config, dataDir: dir, clock: () => clock.now });
+    await core.start();
+    expect((await core.submit({ type: 'issue', service: 'intake', source: 'disp-1', id: 'late' })).ok).toBe(true);
+    clock.now = C('2026-11-25', '08:10');
+    expect((await core.submit({ type: 'next', window: 1, source: 'kp-1', id: 'n' })).ok).toBe(true);
+    const d1 = computeDay('2026-11-24', core.store.eventsOfDay('2026-11-24'), config);
+    const d2 = computeDay('2026-11-25', core.store.eventsOfDay('2026-11-25'), config);
+    expect([d1.services.intake!.issued, d1.services.intake!.carriedOut, d1.services.intake!.called]).toEqual([1, 1, 0]);
+    // 14:50 → 08:10 the next day = 17 h 20 min, in the hour it was called.
+    expect(d2.services.intake!.waits).toEqual([(17 * 60 + 20) * 60]);
+    expect(d2.hours.find((h) => h.hour === 8)!.waitCount).toBe(1);
+    core.stop();
+  });
+
   it('the scheduled reports run at reports.at in the center’s time zone (node-cron), or an hour after closing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'qhub-reports-cron-'));
     const config = example();

@@ -130,6 +130,8 @@ interface Track {
   service: string;
   segStart: number;
   segService: string;
+  /** The instant whose hour the segment's wait is counted in: its start, or for a ticket of an earlier day its first call. */
+  anchor: number;
   lastCall?: number;
   /** Issued and called by one command (a walk-up inquiry call): no wait to measure. */
   walkUp?: boolean;
@@ -291,7 +293,7 @@ export function computeDay(day: string, events: readonly QueueEvent[], config: C
     sd.called++;
     sd.waits.push(wait);
     if (wait <= sd.targetWaitMinutes * 60) sd.withinTarget++;
-    const b = hourAt(Math.max(t.segStart, from));
+    const b = hourAt(t.anchor);
     b.waitSum += wait;
     b.waitCount++;
     const hs = hourSvc(b, t.segService);
@@ -335,12 +337,12 @@ export function computeDay(day: string, events: readonly QueueEvent[], config: C
     if (!t && e.type !== 'ticket.issued') {
       // A ticket of an earlier day (carried over): its queue began before this log.
       const start = e.type === 'ticket.called' ? e.at - e.waitMs : e.at;
-      t = { status: 'unknown', service: e.service, segStart: start, segService: e.service };
+      t = { status: 'unknown', service: e.service, segStart: start, segService: e.service, anchor: e.at };
       tickets.set(e.ticket, t);
     }
     switch (e.type) {
       case 'ticket.issued': {
-        t = { status: 'waiting', service: e.service, segStart: e.at, segService: e.service, inquiryOnly: e.n === 0 };
+        t = { status: 'waiting', service: e.service, segStart: e.at, segService: e.service, anchor: e.at, inquiryOnly: e.n === 0 };
         tickets.set(e.ticket, t);
         svc(e.service).issued++;
         const b = hourAt(e.at);
@@ -422,6 +424,7 @@ export function computeDay(day: string, events: readonly QueueEvent[], config: C
         t.service = e.to;
         t.segService = e.to;
         t.segStart = e.at;
+        t.anchor = e.at;
         t.walkUp = false;
         moveQueue(e.to, +1, e.at);
         break;
