@@ -10,7 +10,7 @@
  * Owns: the rollups table's rows, the report files. May touch: the store
  * (read, rollups), the bus (listen).
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -53,7 +53,7 @@ export class ReportsModule implements HubModule {
     this.folder = isAbsolute(f) ? f : join(ctx.dataDir, f);
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.off = this.ctx.bus.on('committed', 'reports', ({ events }) => {
       for (const e of events) if (e.type === 'day.rolled' && e.from) this.rollup(e.from);
     });
@@ -62,6 +62,8 @@ export class ReportsModule implements HubModule {
     const r = this.config.reports;
     if (r.daily || r.weekly) {
       const [h, m] = reportTime(this.config).split(':').map(Number) as [number, number];
+      // Loaded only when a report is scheduled.
+      const cron = (await import('node-cron')).default;
       this.task = cron.schedule(`${m} ${h} * * *`, () => this.scheduled(this.core.clock()), { timezone: this.config.center.timezone, name: 'qhub-reports', noOverlap: true });
     }
   }
