@@ -224,6 +224,17 @@ describe('reports: the crafted day', () => {
     expect(parseCsv(csvAr).get('الخدمات: الأعداد')![1]).toEqual(['تقديم الطلبات', ...(EXPECTED.services as Record<string, string[]>).intake!.slice(1)]);
   });
 
+  it('a window given other services during the day (window.assigned) is judged by them from then on', () => {
+    const config = fixtureConfig(example());
+    const events = fixtureEvents();
+    // At 22:00 window 1 (closed since 19:10) is given the treasury instead of intake: A009 waiting
+    // for intake at 22:50 is then no longer a citizen waiting for window 1's services.
+    const i = events.findIndex((e) => e.at >= at('22:00'));
+    events.splice(i, 0, { type: 'window.assigned', window: 1, services: ['treasury'], v: 2, at: at('22:00'), day: DAY, seq: 0 } as never);
+    const f = computeDay(DAY, events, config);
+    expect(f.unavailable.map((e) => [e.window, e.state])).toEqual([[2, 'prayer']]);
+  });
+
   it('counts, sums and samples are exact in seconds; waits and service times agree with what the engine stamped', () => {
     const { f } = fixtureReport();
     expect(f.complete).toBe(true);

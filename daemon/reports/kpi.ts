@@ -249,12 +249,14 @@ export function computeDay(day: string, events: readonly QueueEvent[], config: C
   // Windows closed or paused while people waited: an episode runs while both hold, within opening hours.
   const unavailable: Episode[] = [];
   const open = new Map<number, Episode>();
-  const waitingFor = (n: number, cfgServices: string[]) => cfgServices.reduce((a, s) => a + (queue.get(s) ?? 0), 0);
+  // The services each window calls: the config's, until the day reassigns them (`window.assigned`, from the hub's next version on).
+  const winServices = new Map(config.windows.map((w) => [w.number, w.services]));
+  const waitingFor = (n: number) => (winServices.get(n) ?? []).reduce((a, s) => a + (queue.get(s) ?? 0), 0);
   const sweep = (at: number) => {
     for (const w of config.windows) {
       const st = winState.get(w.number);
       const state = !st || st.status === 'closed' ? 'closed' : st.status === 'paused' ? (st.reason ?? 'paused') : undefined;
-      const waiting = waitingFor(w.number, w.services);
+      const waiting = waitingFor(w.number);
       const inHours = at >= opensAt && at < closesAt;
       const cur = open.get(w.number);
       if (cur && (state !== cur.state || waiting === 0 || !inHours)) {
@@ -324,6 +326,12 @@ export function computeDay(day: string, events: readonly QueueEvent[], config: C
   for (const e of events) {
     while (bounds.length && bounds[0]! <= e.at) sweep(bounds.shift()!);
     if (e.type === 'day.rolled') {
+      sweep(e.at);
+      continue;
+    }
+    const loose = e as unknown as { type: string; window?: number; services?: unknown };
+    if (loose.type === 'window.assigned' && typeof loose.window === 'number' && Array.isArray(loose.services)) {
+      winServices.set(loose.window, loose.services.filter((x): x is string => typeof x === 'string'));
       sweep(e.at);
       continue;
     }
