@@ -129,6 +129,8 @@ export const Service = z.strictObject({
   priority: z.boolean().default(false),
   /** Overrides queue.transferPosition for tickets transferred into this service. */
   transferPosition: z.enum(['front', 'back']).optional(),
+  /** Reports: the service level is the share of tickets called within this many minutes. */
+  targetWaitMinutes: z.number({ error: 'must be a number of minutes, e.g. 15' }).min(1, { error: 'must be 1 minute or more' }).max(24 * 60).default(15),
 });
 
 export const WINDOW_KINDS = ['intake', 'treasury', 'delivery', 'inquiry', 'complaints'] as const;
@@ -373,6 +375,20 @@ export const Forward = z
   .meta(RESTART)
   .prefault({});
 
+/** Reports written on a schedule (docs/REPORTS.md); `qhub report` works without this section. */
+export const Reports = z
+  .strictObject({
+    /** Where scheduled reports go; relative to the data directory. */
+    folder: z.string().min(1, { error: 'must be a folder path, e.g. reports' }).default('reports'),
+    /** The day's report (CSV and HTML in each center language), written at `at`. */
+    daily: z.boolean().default(false),
+    /** The ISO week's report (the manager's weekly copy), written on Sunday at `at` (the week's last day). */
+    weekly: z.boolean().default(false),
+    /** Local time the scheduled reports are written; default one hour after center.day.closes. */
+    at: clock('report time').optional(),
+  })
+  .prefault({});
+
 function duplicates<T>(items: T[]): Map<T, number[]> {
   const seen = new Map<T, number[]>();
   items.forEach((v, i) => {
@@ -397,6 +413,7 @@ export const CenterFile = z
     hub: Hub,
     forward: Forward,
     voice: Voice,
+    reports: Reports,
   })
   .superRefine(crossCheck, { when: () => true });
 

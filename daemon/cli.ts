@@ -6,6 +6,7 @@
  *   qhub sim   [--config FILE] [--data DIR] [--rate N] [--duration S]
  *   qhub print-test [--config FILE] [--out DIR] [--width 576|384]
  *   qhub voice text|play|check|pack …
+ *   qhub report --day D | --week W …
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -20,6 +21,7 @@ const USAGE = `usage:
   qhub user add|remove|list ...                 people who log in to the API and pages (qhub user --help)
   qhub voice text|play|check|pack ...           what a call says, how it sounds, what the clip pack lacks (qhub voice for details)
   qhub print-test [--out DIR] [--width 576|384] write a sample ticket of the center as ticket.png and ticket.bin (the printer's exact bytes)
+  qhub report --day D | --week W [--csv|--html] the day's or ISO week's queue report (qhub report --help for details)
 options:
   --config FILE   the center's YAML file (default: $QHUB_CONFIG, else the bundled example center)
   --data DIR      where the event store lives (default: $QHUB_DATA, else hub.dataDir, else ./data; ./data-sim for sim)
@@ -121,6 +123,8 @@ async function main(argv: string[]): Promise<number> {
       const { userCommand } = await import('./api/cli-user.js');
       return userCommand(rest, configPath);
     }
+    case 'report':
+      return (await import('./reports/cli.js')).reportCommand(rest, configPath);
     case 'voice': {
       const { voiceCommand } = await import('./voice/cli.js');
       return voiceCommand(rest, configPath);

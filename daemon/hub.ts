@@ -17,6 +17,7 @@ import { BackendApi } from './forwarder/inbound.js';
 import { WebhookForwarder } from './forwarder/webhook.js';
 import { HttpModule } from './http/server.js';
 import { Broker } from './mqtt/broker.js';
+import { ReportsModule } from './reports/module.js';
 import { Schedules } from './schedules/schedules.js';
 import { Bus } from './spine/bus.js';
 import type { HubContext, HubEvents } from './spine/context.js';
@@ -74,7 +75,7 @@ export function createHub(o: HubOptions): Hub {
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
   const api = new ApiModule({ ...ctx, print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
-  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), new ReportsModule(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,

@@ -36,9 +36,14 @@ export class Store {
     setCursor: Database.Statement;
   };
 
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    /** Read-only (`qhub report` beside a running hub): no writes, no schema changes; the file must exist. */
+    readonly opts: { readonly?: boolean } = {},
+  ) {}
 
   open(): void {
+    if (this.opts.readonly) return this.openReadOnly();
     try {
       mkdirSync(dirname(this.file), { recursive: true });
       const db = new Database(this.file);
@@ -68,6 +73,13 @@ export class Store {
           name TEXT PRIMARY KEY,
           seq  INTEGER NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS rollups (
+          day  TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          key  TEXT NOT NULL,
+          data TEXT NOT NULL,
+          PRIMARY KEY (day, kind, key)
+        );
         PRAGMA user_version = ${SCHEMA_VERSION};
       `);
       this.db = db;
@@ -86,6 +98,49 @@ export class Store {
       if (e instanceof StoreError) throw e;
       throw new StoreError(`cannot open the store ${this.file}: ${(e as Error).message} (check the data directory exists, is writable and the disk is not full)`, e);
     }
+  }
+
+  /** A reader beside the running hub: WAL lets it read committed data while the hub writes. */
+  private openReadOnly(): void {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(this.file, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION)
+        throw new StoreError(`${this.file} was written by a newer qhub (store version ${version}, this one reads ${SCHEMA_VERSION}): upgrade qhub`);
+      this.db = db;
+      this.hasRollups = !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollups'").get();
+      this.last = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events').get() as { s: number }).s;
+    } catch (e) {
+      db?.close();
+      this.db = undefined;
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`cannot read the store ${this.file}: ${(e as Error).message} (check --data points at the hub's data directory)`, e);
+    }
+  }
+
+  private hasRollups = true;
+
+  /** Stores one rollup (a day's figures of one kind), replacing an older one. */
+  saveRollup(day: string, kind: string, key: string, data: unknown): void {
+    if (!this.db) throw new StoreError('the store is not open');
+    this.db.prepare('INSERT INTO rollups (day, kind, key, data) VALUES (?, ?, ?, ?) ON CONFLICT(day, kind, key) DO UPDATE SET data = excluded.data').run(day, kind, key, JSON.stringify(data));
+  }
+
+  /** Rollups of a kind for days from `first` to `last` (inclusive), by day. */
+  rollups<T>(kind: string, first: string, last: string): { day: string; key: string; data: T }[] {
+    if (!this.db) throw new StoreError('the store is not open');
+    if (!this.hasRollups) return [];
+    return (this.db.prepare('SELECT day, key, data FROM rollups WHERE kind = ? AND day >= ? AND day <= ? ORDER BY day, key').all(kind, first, last) as { day: string; key: string; data: string }[]).map(
+      (r) => ({ day: r.day, key: r.key, data: JSON.parse(r.data) as T }),
+    );
+  }
+
+  /** Business days that have events, from `first` to `last` (inclusive). */
+  daysWithEvents(first: string, last: string): string[] {
+    if (!this.db) throw new StoreError('the store is not open');
+    return (this.db.prepare('SELECT DISTINCT day FROM events WHERE day >= ? AND day <= ? ORDER BY day').all(first, last) as { day: string }[]).map((r) => r.day);
   }
 
   private get s() {
@@ -165,6 +220,7 @@ export class Store {
   }
 
   eventsOfDay(day: string): StoredEvent[] {
+    if (!this.stmts && this.db) return (this.db.prepare('SELECT seq, body FROM events WHERE day = ? ORDER BY seq').all(day) as { seq: number; body: string }[]).map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
     return (this.s.byDay.all(day) as { seq: number; body: string }[]).map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
   }
 
@@ -215,6 +271,11 @@ export class Store {
 
   close(): void {
     if (!this.db) return;
+    if (this.opts.readonly) {
+      this.db.close();
+      this.db = undefined;
+      return;
+    }
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
