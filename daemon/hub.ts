@@ -24,6 +24,7 @@ import type { HubContext, HubEvents } from './spine/context.js';
 import { Modules, type HubModule } from './spine/module.js';
 import { Announcer } from './voice/announcer.js';
 import { ApiModule } from './api/module.js';
+import { MetricsModule } from './metrics/module.js';
 import { WiredTransport } from './wired/transport.js';
 
 export interface HubOptions {
@@ -75,7 +76,7 @@ export function createHub(o: HubOptions): Hub {
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
   const api = new ApiModule({ ...ctx, print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
-  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), new ReportsModule(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), new ReportsModule(ctx), new MetricsModule(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,

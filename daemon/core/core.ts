@@ -145,6 +145,12 @@ export class Core implements HubModule {
     return { ok: true, events: stored, duplicate: false };
   }
 
+  private readonly commitWatchers: ((ms: number, commands: number) => void)[] = [];
+  /** Called after each group commit with its duration (ms, on the monotonic clock) and its size: store latency for metrics. */
+  onCommit(fn: (ms: number, commands: number) => void): void {
+    this.commitWatchers.push(fn);
+  }
+
   /** Commands waiting for the next group. */
   get pending(): number {
     return this.queue.length;
@@ -185,6 +191,7 @@ export class Core implements HubModule {
     const committed: StoredEvent[] = [];
     const results: CoreResult[] = [];
     let rolled = false;
+    const t0 = performance.now();
     try {
       this.store.transaction(() => {
         for (const p of group) results.push(p.facts ? this.record(p.facts, committed) : this.decide(p.cmd, committed, () => (rolled = true)));
@@ -201,6 +208,14 @@ export class Core implements HubModule {
       }
       for (const p of group) p.resolve({ ok: false, error: { code: 'storage_failed', message: ERROR_CODES.storage_failed } });
       return;
+    }
+    const ms = performance.now() - t0;
+    for (const w of this.commitWatchers) {
+      try {
+        w(ms, group.length);
+      } catch {
+        /* a watcher never stops a commit */
+      }
     }
     this.groups++;
     this.commands += group.length;
