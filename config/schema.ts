@@ -10,6 +10,8 @@ import { z } from 'zod';
 
 export const CONFIG_VERSION = 1;
 
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+
 /** People's roles (contract/roles.ts says what each may do). */
 export const ROLES = ['supervisor', 'clerk', 'reception', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -69,7 +71,39 @@ export const Center = z.strictObject({
       leftovers: z.enum(['cancel', 'carry'], { error: 'must be "cancel" or "carry"' }).default('cancel'),
     })
     .prefault({}),
+  /**
+   * Opening hours per weekday, local time: ["08:00", "15:00"], or "closed".
+   * A day left out: Sunday to Thursday open from day.opens to day.closes,
+   * Friday and Saturday closed. Device alerts are raised only while open.
+   */
+  hours: z
+    .strictObject(
+      Object.fromEntries(
+        WEEKDAYS.map((d) => [
+          d,
+          z
+            .union([z.literal('closed'), z.tuple([clock('opening time'), clock('closing time')])], { error: 'must be ["HH:MM", "HH:MM"] (opens, closes) or "closed"' })
+            .optional(),
+        ]),
+      ) as Record<(typeof WEEKDAYS)[number], z.ZodOptional<z.ZodUnion<[z.ZodLiteral<'closed'>, z.ZodTuple<[z.ZodString, z.ZodString]>]>>>,
+    )
+    .prefault({}),
 });
+
+/** Alerts for supervisors (docs/OPERATIONS.md): when a device is missing or failing in opening hours, or a queue passes a threshold. */
+export const Alerts = z
+  .strictObject({
+    /** A device offline this long during opening hours raises an alert (a reboot takes less). */
+    deviceOfflineSeconds: z.number().int().min(0).max(3600).default(60),
+    /** A device that went offline this many times within `flapMinutes` is flapping (a loose cable, weak Wi-Fi). */
+    flapCount: z.number().int().min(2).max(1000).default(5),
+    flapMinutes: z.number().min(1).max(24 * 60).default(10),
+    /** More than this many citizens waiting for one service raises an alert; none: no such alert. */
+    waiting: z.number().int().min(1).max(100_000).optional(),
+    /** The longest wait of a service over its targetWaitMinutes raises an alert. */
+    longestWait: z.boolean().default(true),
+  })
+  .prefault({});
 
 export const PriorityRule = z.discriminatedUnion(
   'rule',
@@ -414,6 +448,7 @@ export const CenterFile = z
     forward: Forward,
     voice: Voice,
     reports: Reports,
+    alerts: Alerts,
   })
   .superRefine(crossCheck, { when: () => true });
 

@@ -140,6 +140,10 @@ export type EventBody =
   | { type: 'device.online'; device: string; kind: string; model?: string; fw?: string; faults?: string[]; flaps?: number }
   /** A device went away; `why`: what the transport saw (disconnected, no answer, port closed...). */
   | { type: 'device.offline'; device: string; kind: string; why?: string; flaps?: number }
+  /** An alert for supervisors opened (a device missing or failing in opening hours, a queue over its threshold). */
+  | { type: 'alert.raised'; alert: string; kind: AlertKind; device?: string; service?: string; message: string }
+  /** The condition of an open alert ended. */
+  | { type: 'alert.cleared'; alert: string; kind: AlertKind; device?: string; service?: string }
   | { type: 'window.opened'; window: number }
   | { type: 'window.paused'; window: number; reason: string }
   | { type: 'window.closed'; window: number }
@@ -147,6 +151,8 @@ export type EventBody =
   | { type: 'window.assigned'; window: number; services: string[] };
 
 export type EventType = EventBody['type'];
+
+export type AlertKind = 'device.offline' | 'device.flapping' | 'device.fault' | 'queue.wait' | 'queue.length';
 
 /**
  * Version of the event format. 1: the first hub (no `v` field; several ticket

@@ -423,7 +423,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
       this.track(e);
       if (e.type === 'day.rolled') all = true;
       if ('window' in e) touchWindow(e.window);
-      if ('service' in e) touchService(e.service);
+      if ('service' in e && e.service) touchService(e.service);
       if (e.type === 'ticket.transferred') touchService(e.from);
       if ('ticket' in e) {
         // Wherever the ticket is now (a window shows its number and status).

@@ -379,7 +379,7 @@ export class Engine implements EngineQueries {
     if (limit === undefined) return [];
     const services = new Set<string>();
     for (const e of events) {
-      if ('service' in e) services.add(e.service);
+      if ('service' in e && e.service) services.add(e.service);
       if (e.type === 'ticket.transferred') services.add(e.from);
     }
     const out: EventBody[] = [];

@@ -190,6 +190,8 @@ export const FOLDS: { readonly [K in EventType]: Fold<K> } = {
   // Presence is for reports and the backend; the queues do not depend on it.
   'device.online': () => undefined,
   'device.offline': () => undefined,
+  'alert.raised': () => undefined,
+  'alert.cleared': () => undefined,
 };
 
 /**
