@@ -6,6 +6,9 @@ import { ConfigError, EXAMPLE_CONFIG, formatProblem, loadCenter, type LoadedCent
 import { createHub, type Hub } from './hub.js';
 import { createLogger, type Logger } from './log.js';
 import { ModuleStartError } from './spine/module.js';
+import { removePidFile, writePidFile } from './backup/pidfile.js';
+import { SystemdNotifier } from './systemd/notify.js';
+import { statusLine } from './systemd/status.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -75,13 +78,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const dataDir = resolve(opts.dataDir ?? config.hub.dataDir ?? 'data');
 
   const hub: Hub = createHub({ center, dataDir, log, version: VERSION });
+  // systemd Type=notify (nothing without NOTIFY_SOCKET): READY, STATUS, WATCHDOG, STOPPING.
+  const notifier = new SystemdNotifier({ log, status: () => statusLine(hub) });
+  notifier.start();
   let sim: { stop(): Promise<void> } | undefined;
   let stopping: Promise<number> | undefined;
   const shutdown = (why: string, code: number): Promise<number> =>
     (stopping ??= (async () => {
       log.info({ mod: 'daemon', why }, 'stopping: no new commands, finishing what is in flight');
+      notifier.stopping();
       await sim?.stop().catch(() => undefined);
       await hub.stop();
+      removePidFile(dataDir);
+      notifier.close();
       log.info({ mod: 'daemon', seq: hub.ctx.core.store.lastSeq }, 'stopped: store closed');
       return code;
     })());
@@ -106,6 +115,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     { mod: 'daemon', mqtt: ports.mqtt, tls: ports.tls, http: hub.http.port, dataDir, center: config.center.id, day: hub.ctx.core.engine.state.day, seq: hub.ctx.core.store.lastSeq, modules: hub.ctx.modules.names(), version: VERSION },
     'qhub ready',
   );
+  writePidFile(dataDir);
+  notifier.ready();
 
   if (opts.simulate) {
     const { startSimulation } = await import('./sim.js');
@@ -121,9 +132,38 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     log.fatal({ err: e }, 'unhandled rejection: exiting so systemd restarts the hub');
     void shutdown('fatal error', 70).finally(() => process.exit(70));
   });
+  // SIGHUP (systemctl reload): re-read the config when the hub can; never a silent exit.
+  process.on('SIGHUP', () => {
+    const reload = (hub as Hub & { reload?: () => Promise<unknown> }).reload;
+    log.info({ mod: 'daemon' }, 'reload requested (SIGHUP)');
+    if (!reload) {
+      log.warn({ mod: 'daemon' }, 'reload is not supported yet: the hub keeps running with the config it started with; restart it (systemctl restart qhub) to apply a changed config');
+      return;
+    }
+    void reload.call(hub).catch((e: unknown) => log.error({ mod: 'daemon', err: e }, 'reload failed: the hub keeps running with its current config'));
+  });
+  testOnlyLoopBlocker(log);
   return new Promise<number>((res) => {
     const on = (sig: string) => () => void shutdown(sig, 0).then(res);
     process.once('SIGTERM', on('SIGTERM'));
     process.once('SIGINT', on('SIGINT'));
+  });
+}
+
+/**
+ * Tests only (NODE_ENV=test): QHUB_TEST_BLOCK_LOOP_ON=SIGUSR2 makes that
+ * signal busy-wait the event loop for QHUB_TEST_BLOCK_LOOP_MS (default 3000),
+ * as a stuck handler would, so a test can see the systemd watchdog pings stop.
+ */
+function testOnlyLoopBlocker(log: Logger): void {
+  const sig = process.env.QHUB_TEST_BLOCK_LOOP_ON;
+  if (!sig || process.env.NODE_ENV !== 'test') return;
+  const ms = Number(process.env.QHUB_TEST_BLOCK_LOOP_MS ?? 3000);
+  process.on(sig as NodeJS.Signals, () => {
+    log.warn({ mod: 'daemon', ms }, 'test: blocking the event loop');
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      /* busy: nothing else runs */
+    }
   });
 }
