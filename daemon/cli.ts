@@ -6,6 +6,7 @@
  *   qhub sim   [--config FILE] [--data DIR] [--rate N] [--duration S]
  *   qhub print-test [--config FILE] [--out DIR] [--width 576|384]
  *   qhub voice text|play|check|pack …
+ *   qhub backup [--out FILE] | qhub restore FILE   (daemon/backup/cli.ts)
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -17,6 +18,8 @@ const USAGE = `usage:
   qhub start [--config FILE] [--data DIR]       run the hub
   qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
   qhub voice text|play|check|pack ...           what a call says, how it sounds, what the clip pack lacks (qhub voice for details)
+  qhub backup [--out FILE]                      a checked copy of the event store (safe while the hub runs)
+  qhub restore FILE                             put a backup in place of the store (the hub stopped)
   qhub print-test [--out DIR] [--width 576|384] write a sample ticket of the center as ticket.png and ticket.bin (the printer's exact bytes)
 options:
   --config FILE   the center's YAML file (default: $QHUB_CONFIG, else the bundled example center)
@@ -100,6 +103,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'print-test':
       return printTest(rest);
+    case 'backup':
+      return (await import('./backup/cli.js')).backupCommand(rest, configPath);
+    case 'restore':
+      return (await import('./backup/cli.js')).restoreCommand(rest, configPath);
     case 'voice': {
       const { voiceCommand } = await import('./voice/cli.js');
       return voiceCommand(rest, configPath);
