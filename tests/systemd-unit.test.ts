@@ -4,7 +4,7 @@
  * `systemd-analyze security --offline=yes` (the exposure score).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +32,26 @@ describe('systemd/qhub.service', () => {
     const bad = analyze('verify', variant((t) => t.replace('ExecStart=/usr/bin/node ', 'ExecStart=/usr/bin/no-such-node ')));
     expect(bad.code).not.toBe(0);
     expect(bad.out).toMatch(/no-such-node is not executable/);
+  });
+
+  it("with install.sh's gpio drop-in (written where the group gpio exists) still passes verify", () => {
+    // The drop-in exactly as install.sh writes it (its printf line).
+    const script = readFileSync(new URL('../systemd/install.sh', import.meta.url), 'utf8');
+    const m = /printf '([^']*)' > "\$UNITDIR\/qhub\.service\.d\/gpio\.conf"/.exec(script);
+    expect(m).not.toBeNull();
+    const text = m![1]!.replace(/\\n/g, '\n');
+    expect(text).toContain('SupplementaryGroups=gpio');
+    const verifyWith = (dropIn: string) => {
+      const dir = mkdtempSync(join(tmpdir(), 'qhub-unitpath-'));
+      mkdirSync(join(dir, 'qhub.service.d'));
+      copyFileSync(UNIT, join(dir, 'qhub.service'));
+      writeFileSync(join(dir, 'qhub.service.d', 'gpio.conf'), dropIn);
+      const r = spawnSync('systemd-analyze', ['verify', 'qhub.service'], { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` } });
+      return { code: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+    expect(verifyWith(text)).toEqual({ code: 0, out: '' });
+    // The drop-in is read: a misspelt key in it is reported.
+    expect(verifyWith(text.replace('SupplementaryGroups', 'SupplementaryGrups')).out).toMatch(/gpio\.conf:\d+: Unknown key 'SupplementaryGrups'/);
   });
 
   it('scores below 4 ("OK") in systemd-analyze security; the unhardened unit it replaced scored 8.5', () => {
