@@ -46,7 +46,7 @@ fi
 if [ ! -x "$NODE" ]; then
   cat >&2 <<EOF
 install.sh: $NODE not found. qhub needs Node.js 20 or newer at $NODE.
-  Raspberry Pi OS Bookworm's own package is Node 18 (Debian 12: nodejs 18.19), too old.
+  Raspberry Pi OS Bookworm's own package is Node 18 (Debian 12: nodejs 18.20), too old.
   Install Node 20 or 22 from NodeSource (docs/INSTALL.md, step 2), then run this again.
 EOF
   exit 1
@@ -55,7 +55,7 @@ NODE_MAJOR=$("$NODE" -p 'process.versions.node.split(".")[0]')
 if [ "$NODE_MAJOR" -lt 20 ]; then
   cat >&2 <<EOF
 install.sh: $NODE is Node $("$NODE" --version); qhub needs Node 20 or newer.
-  Debian 12 / Raspberry Pi OS Bookworm ship nodejs 18.19. Remove it (apt-get remove nodejs)
+  Debian 12 / Raspberry Pi OS Bookworm ship nodejs 18.20. Remove it (apt-get remove nodejs)
   and install Node 20 or 22 from NodeSource (docs/INSTALL.md, step 2), then run this again.
 EOF
   exit 1
