@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { LoadedCenter } from '../config/load.js';
 import { Backups } from './backup/module.js';
 import { Core } from './core/core.js';
+import { HallLog } from './hall-log.js';
 import { DeviceHub } from './devices/hub.js';
 import { Links } from './devices/link.js';
 import { MqttBridge } from './forwarder/bridge.js';
@@ -55,7 +56,7 @@ export function createHub(o: HubOptions): Hub {
   const f = config.forward;
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
-  for (const m of [core, broker, ...wired, new DeviceHub(ctx), new Announcer(ctx), ...forwarders, new Schedules(ctx), new Backups(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, new DeviceHub(ctx), new Announcer(ctx), ...forwarders, new Schedules(ctx), new Backups(ctx), new HallLog(ctx), ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,

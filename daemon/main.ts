@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, EXAMPLE_CONFIG, formatProblem, loadCenter, type LoadedCenter } from '../config/load.js';
+import { listenProblem, readyBanner } from './first-contact.js';
 import { createHub, type Hub } from './hub.js';
 import { createLogger, type Logger } from './log.js';
 import { ModuleStartError } from './spine/module.js';
@@ -99,14 +100,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await hub.start();
   } catch (e) {
     const cause = e instanceof ModuleStartError ? (e.cause as NodeJS.ErrnoException) : (e as NodeJS.ErrnoException);
-    const hint =
-      cause?.code === 'EADDRINUSE'
-        ? ': another program uses this port; stop it or change hub.mqtt.port / hub.http.port'
-        : cause?.code === 'EACCES'
-          ? ': ports below 1024 need privileges'
-          : '';
     const what = e instanceof ModuleStartError ? e.module : 'daemon';
-    log.fatal({ mod: what, err: cause, dataDir }, what === 'core' ? (cause as Error).message : `cannot start ${what}${cause?.code === 'EADDRINUSE' || cause?.code === 'EACCES' ? ': cannot listen' : ''}${hint}`);
+    // A port in use or forbidden: the port, the config key and its FILE:LINE.
+    const port = listenProblem(cause, what, config, center.file);
+    log.fatal({ mod: what, err: cause, dataDir }, port ?? (what === 'core' ? (cause as Error).message : `cannot start ${what}: ${(cause as Error)?.message ?? String(cause)}`));
     await shutdown('start failed', 1);
     return 1;
   }
@@ -117,6 +114,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   );
   writePidFile(dataDir);
   notifier.ready();
+  // On a terminal (npm start): where to look and what to do next, in one block.
+  if (opts.pretty)
+    log.info(
+      { mod: 'daemon' },
+      readyBanner({ http: hub.http.port!, mqtt: ports.mqtt!, httpHost: config.hub.http.host, configFile: center.file, dataDir, example: resolve(center.file) === resolve(EXAMPLE_CONFIG), simulated: !!opts.simulate }),
+    );
 
   if (opts.simulate) {
     const { startSimulation } = await import('./sim.js');
