@@ -5,6 +5,10 @@
  * into one line (a hall starting up is one line, not fifty). Reads the
  * committed events and device presence; changes nothing.
  *
+ * A source that goes past 8 lines in 10 s (a device stuck in a loop) is not
+ * logged line by line: the lines held back are counted and said at the end
+ * of its 10 s, so a flood cannot fill the journal and nothing goes unsaid.
+ *
  * Owns: nothing. May touch: the bus (listens to `committed`, `device.online`, `device.offline`).
  */
 import type { Logger } from 'pino';
@@ -27,6 +31,10 @@ export function hallLine(e: StoredEvent): string | undefined {
   }
 }
 
+/** Lines one source may log per window, and the window. */
+const BUDGET = 8;
+const WINDOW_MS = 10_000;
+
 export class HallLog implements HubModule {
   readonly name = 'hall-log';
   private readonly log: Logger;
@@ -34,6 +42,8 @@ export class HallLog implements HubModule {
   private readonly online = new Set<string>();
   private arrived: string[] = [];
   private timer?: NodeJS.Timeout;
+  private readonly budgets = new Map<string, { from: number; n: number; held: number }>();
+  private flusher?: NodeJS.Timeout;
 
   constructor(private readonly ctx: HubContext) {
     this.log = ctx.log.child({ mod: 'hall' });
@@ -53,15 +63,51 @@ export class HallLog implements HubModule {
     this.offs.push(bus.on('committed', this.name, ({ events }) => {
       for (const e of events) {
         const line = hallLine(e);
-        if (line) this.log.info({ seq: e.seq, event: e.type, ...('number' in e ? { ticket: e.number } : {}), ...('window' in e ? { window: e.window } : {}), ...(e.source ? { source: e.source } : {}) }, line);
+        if (line && this.within(e.source ?? 'hub')) this.log.info({ seq: e.seq, event: e.type, ...('number' in e ? { ticket: e.number } : {}), ...('window' in e ? { window: e.window } : {}), ...(e.source ? { source: e.source } : {}) }, line);
       }
     }));
   }
 
+  /** Whether a line from `source` fits its budget; counts it as held back when not. */
+  private within(source: string): boolean {
+    const now = performance.now();
+    let b = this.budgets.get(source);
+    if (!b || now - b.from >= WINDOW_MS) {
+      if (b?.held) this.sayHeld(source, b.held);
+      this.budgets.set(source, (b = { from: now, n: 0, held: 0 }));
+    }
+    if (b.n < BUDGET) {
+      b.n++;
+      return true;
+    }
+    b.held++;
+    this.flusher ??= setTimeout(() => this.flush(), WINDOW_MS).unref();
+    return false;
+  }
+
+  private flush(): void {
+    this.flusher = undefined;
+    const now = performance.now();
+    for (const [source, b] of this.budgets) {
+      if (now - b.from < WINDOW_MS) {
+        if (b.held) this.flusher ??= setTimeout(() => this.flush(), WINDOW_MS - (now - b.from)).unref();
+        continue;
+      }
+      if (b.held) this.sayHeld(source, b.held);
+      this.budgets.delete(source);
+    }
+  }
+
+  private sayHeld(source: string, held: number): void {
+    this.log.info({ source, held }, `${held} more tickets and calls by ${source} in 10 s, not logged one by one (a device in a loop?): the events have them all`);
+  }
+
   private sayArrived(): void {
     this.timer = undefined;
-    const ids = this.arrived;
+    // Those that left again within the second are not announced.
+    const ids = this.arrived.filter((id) => this.online.has(id));
     this.arrived = [];
+    if (!ids.length) return;
     const all = this.ctx.config.devices.filter((d) => d.enabled).length;
     const names = ids.length > 12 ? `${ids.slice(0, 12).join(', ')} and ${ids.length - 12} more` : ids.join(', ');
     this.log.info({ devices: ids, online: this.online.size, of: all }, `${ids.length === 1 ? `${names} came online` : `${ids.length} devices came online (${names})`}: ${this.online.size} of ${all} online`);
@@ -69,6 +115,7 @@ export class HallLog implements HubModule {
 
   stop(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.flusher);
     for (const off of this.offs) off();
   }
 }

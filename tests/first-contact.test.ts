@@ -59,6 +59,17 @@ describe('logs a person can follow', () => {
     expect(hub.logs.filter((l) => l.level === 30 && (l.msg === 'client connected' || l.msg === 'device online'))).toEqual([]);
   });
 
+  it('a source past 8 lines in 10 s (a device in a loop) is counted, not logged line by line, and the count is said', async () => {
+    const { dir, config } = testCenter();
+    hub = await startHub(config, join(dir, 'data'), { QHUB_LOG_LEVEL: 'info' });
+    const disp = await connectDevice(hub.mqttPort, 'disp-1', secrets['disp-1']!);
+    devs.push(disp);
+    for (let i = 0; i < 12; i++) await disp.request('press', { service: 'intake' }, 'ticket');
+    const held = await waitLog(hub, (l) => l.mod === 'hall' && typeof l.msg === 'string' && l.msg.includes('not logged one by one'), 30_000);
+    expect(held.msg).toBe('4 more tickets and calls by disp-1 in 10 s, not logged one by one (a device in a loop?): the events have them all');
+    expect(hub.logs.filter((l) => l.mod === 'hall' && typeof l.msg === 'string' && / issued for /.test(l.msg)).map((l) => l.ticket)).toEqual(['A001', 'A002', 'A003', 'A004', 'A005', 'A006', 'A007', 'A008']);
+  });
+
   it('on a terminal, start-up ends with the addresses to open and what to do next', async () => {
     const { dir, config } = testCenter();
     const proc = spawn(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--pretty'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INVOCATION_ID: '', NODE_ENV: 'test' } });
