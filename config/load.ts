@@ -96,6 +96,17 @@ function lineOf(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): n
   return best;
 }
 
+/** The line of a key in a config file, for messages about a value in use (a port taken): the deepest part of `path` written there; 0 if unreadable. */
+export function lineOfKey(file: string, path: readonly PropertyKey[]): number {
+  try {
+    const lc = new LineCounter();
+    const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lc });
+    return lineOf(doc, lc, path);
+  } catch {
+    return 0;
+  }
+}
+
 function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   let v: any = raw;
   for (const k of path) v = v == null ? undefined : v[k as any];

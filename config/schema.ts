@@ -6,6 +6,7 @@
  * Every message is phrased as "what is wrong, what to do", because
  * `qhub check-config` prints it after `FILE:LINE: key.path:`.
  */
+import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
 
 export const CONFIG_VERSION = 1;
@@ -423,6 +424,23 @@ export const Reports = z
   })
   .prefault({});
 
+/** Backups of the event store (daemon/backup/, docs/OPERATIONS.md). */
+export const Backup = z
+  .strictObject({
+    /** Where backups go; relative to the data directory. Default: <data directory>/backups. */
+    folder: z.string().min(1).optional(),
+    /** When, as a cron line in the center's time zone (5 fields, or 6 with seconds first). Default: Fridays 03:30. */
+    schedule: z
+      .string()
+      .refine((s) => validCron(s), { error: 'must be a cron line "minute hour day-of-month month day-of-week", e.g. "30 3 * * 5" (Fridays at 03:30)' })
+      .default('30 3 * * 5'),
+    /** How many backups are kept in the folder; older ones are deleted. */
+    keep: z.number().int().min(1).max(1000).default(8),
+    /** false: no scheduled backups (qhub backup still works). */
+    enabled: z.boolean().default(true),
+  })
+  .prefault({});
+
 function duplicates<T>(items: T[]): Map<T, number[]> {
   const seen = new Map<T, number[]>();
   items.forEach((v, i) => {
@@ -449,6 +467,7 @@ export const CenterFile = z
     voice: Voice,
     reports: Reports,
     alerts: Alerts,
+    backup: Backup,
   })
   .superRefine(crossCheck, { when: () => true });
 

@@ -7,6 +7,7 @@
  *   qhub print-test [--config FILE] [--out DIR] [--width 576|384]
  *   qhub voice text|play|check|pack …
  *   qhub report --day D | --week W …
+ *   qhub backup [--out FILE] | qhub restore FILE   (daemon/backup/cli.ts)
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -20,6 +21,8 @@ const USAGE = `usage:
   qhub status | devices | queues | windows       what the running hub sees (qhub window N next: act for a dead keypad; qhub help ctl)
   qhub user add|remove|list ...                 people who log in to the API and pages (qhub user --help)
   qhub voice text|play|check|pack ...           what a call says, how it sounds, what the clip pack lacks (qhub voice for details)
+  qhub backup [--out FILE]                      a checked copy of the event store (safe while the hub runs)
+  qhub restore FILE                             put a backup in place of the store (the hub stopped)
   qhub print-test [--out DIR] [--width 576|384] write a sample ticket of the center as ticket.png and ticket.bin (the printer's exact bytes)
   qhub report --day D | --week W [--csv|--html] the day's or ISO week's queue report (qhub report --help for details)
 options:
@@ -125,6 +128,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'report':
       return (await import('./reports/cli.js')).reportCommand(rest, configPath);
+    case 'backup':
+      return (await import('./backup/cli.js')).backupCommand(rest, configPath);
+    case 'restore':
+      return (await import('./backup/cli.js')).restoreCommand(rest, configPath);
     case 'voice': {
       const { voiceCommand } = await import('./voice/cli.js');
       return voiceCommand(rest, configPath);

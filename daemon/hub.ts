@@ -9,7 +9,9 @@ import type { ReloadResult } from '../contract/ports.js';
 
 export type { ReloadResult };
 import type { LoadedCenter } from '../config/load.js';
+import { Backups } from './backup/module.js';
 import { Core } from './core/core.js';
+import { HallLog } from './hall-log.js';
 import { DeviceHub } from './devices/hub.js';
 import { Links } from './devices/link.js';
 import { MqttBridge } from './forwarder/bridge.js';
@@ -76,7 +78,7 @@ export function createHub(o: HubOptions): Hub {
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
   const api = new ApiModule({ ...ctx, print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
-  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), new ReportsModule(ctx), new MetricsModule(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,

@@ -3,9 +3,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, EXAMPLE_CONFIG, formatProblem, loadCenter, type LoadedCenter } from '../config/load.js';
+import { listenProblem, readyBanner } from './first-contact.js';
 import { createHub, type Hub, type ReloadResult } from './hub.js';
 import { createLogger, type Logger } from './log.js';
 import { ModuleStartError } from './spine/module.js';
+import { removePidFile, writePidFile } from './backup/pidfile.js';
+import { SystemdNotifier } from './systemd/notify.js';
+import { statusLine } from './systemd/status.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -99,13 +103,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       return r;
     }));
   hub = createHub({ center, dataDir, log, version: VERSION, reload: () => reload('qhub reload') });
+  // systemd Type=notify (nothing without NOTIFY_SOCKET): READY, STATUS, WATCHDOG, STOPPING.
+  const notifier = new SystemdNotifier({ log, status: () => statusLine(hub) });
+  notifier.start();
   let sim: { stop(): Promise<void> } | undefined;
   let stopping: Promise<number> | undefined;
   const shutdown = (why: string, code: number): Promise<number> =>
     (stopping ??= (async () => {
       log.info({ mod: 'daemon', why }, 'stopping: no new commands, finishing what is in flight');
+      notifier.stopping();
       await sim?.stop().catch(() => undefined);
       await hub.stop();
+      removePidFile(dataDir);
+      notifier.close();
       log.info({ mod: 'daemon', seq: hub.ctx.core.store.lastSeq }, 'stopped: store closed');
       return code;
     })());
@@ -120,14 +130,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await hub.start();
   } catch (e) {
     const cause = e instanceof ModuleStartError ? (e.cause as NodeJS.ErrnoException) : (e as NodeJS.ErrnoException);
-    const hint =
-      cause?.code === 'EADDRINUSE'
-        ? ': another program uses this port; stop it or change hub.mqtt.port / hub.http.port'
-        : cause?.code === 'EACCES'
-          ? ': ports below 1024 need privileges'
-          : '';
     const what = e instanceof ModuleStartError ? e.module : 'daemon';
-    log.fatal({ mod: what, err: cause, dataDir }, what === 'core' ? (cause as Error).message : `cannot start ${what}${cause?.code === 'EADDRINUSE' || cause?.code === 'EACCES' ? ': cannot listen' : ''}${hint}`);
+    // A port in use or forbidden: the port, the config key and its FILE:LINE.
+    const port = listenProblem(cause, what, config, center.file);
+    log.fatal({ mod: what, err: cause, dataDir }, port ?? (what === 'core' ? (cause as Error).message : `cannot start ${what}: ${(cause as Error)?.message ?? String(cause)}`));
     await shutdown('start failed', 1);
     return 1;
   }
@@ -137,6 +143,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     { mod: 'daemon', mqtt: ports.mqtt, tls: ports.tls, http: hub.http.port, dataDir, center: config.center.id, day: hub.ctx.core.engine.state.day, seq: hub.ctx.core.store.lastSeq, modules: hub.ctx.modules.names(), version: VERSION },
     'qhub ready',
   );
+  writePidFile(dataDir);
+  notifier.ready();
+  // On a terminal (npm start): where to look and what to do next, in one block.
+  if (opts.pretty)
+    log.info(
+      { mod: 'daemon' },
+      readyBanner({ http: hub.http.port!, mqtt: ports.mqtt!, httpHost: config.hub.http.host, configFile: center.file, dataDir, example: resolve(center.file) === resolve(EXAMPLE_CONFIG), simulated: !!opts.simulate }),
+    );
 
   if (opts.simulate) {
     const { startSimulation } = await import('./sim.js');
@@ -152,10 +166,29 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     log.fatal({ err: e }, 'unhandled rejection: exiting so systemd restarts the hub');
     void shutdown('fatal error', 70).finally(() => process.exit(70));
   });
+  testOnlyLoopBlocker(log);
   return new Promise<number>((res) => {
     const on = (sig: string) => () => void shutdown(sig, 0).then(res);
     process.once('SIGTERM', on('SIGTERM'));
     process.once('SIGINT', on('SIGINT'));
 
+  });
+}
+
+/**
+ * Tests only (NODE_ENV=test): QHUB_TEST_BLOCK_LOOP_ON=SIGUSR2 makes that
+ * signal busy-wait the event loop for QHUB_TEST_BLOCK_LOOP_MS (default 3000),
+ * as a stuck handler would, so a test can see the systemd watchdog pings stop.
+ */
+function testOnlyLoopBlocker(log: Logger): void {
+  const sig = process.env.QHUB_TEST_BLOCK_LOOP_ON;
+  if (!sig || process.env.NODE_ENV !== 'test') return;
+  const ms = Number(process.env.QHUB_TEST_BLOCK_LOOP_MS ?? 3000);
+  process.on(sig as NodeJS.Signals, () => {
+    log.warn({ mod: 'daemon', ms }, 'test: blocking the event loop');
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      /* busy: nothing else runs */
+    }
   });
 }

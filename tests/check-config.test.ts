@@ -186,6 +186,14 @@ describe('qhub check-config (compiled CLI)', () => {
     expect(line).toContain('"Africa/Mansoura" is not a known IANA time zone');
   });
 
+  it('reports a backup schedule that is not a cron line, and a keep of 0', () => {
+    const text = `${example}\nbackup:\n  schedule: "every friday"\n  keep: 0\n`;
+    const file = writeCenter(text);
+    const run = checkConfig(file);
+    expect(expectProblem(run, `${file}:${lineWith(text, 'every friday')}: backup.schedule: `)).toContain('must be a cron line "minute hour day-of-month month day-of-week", e.g. "30 3 * * 5"');
+    expectProblem(run, `${file}:${lineWith(text, 'keep: 0')}: backup.keep: `);
+  });
+
   it('reports a rollover time of 25:00', () => {
     const text = replaceOnce(example, 'rollover: "03:00"', 'rollover: "25:00"');
     const file = writeCenter(text);

@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -343,7 +344,24 @@ describe('running hub: refuses to start on a broken config or an unusable port',
     const r = spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], { encoding: 'utf8', timeout: 20_000, env: cleanEnv() });
     blocker.close();
     expect(r.status).toBe(1);
-    expect(r.stdout).toContain('another program uses this port');
+    // The port, the key and where it is written.
+    const line = readFileSync(config, 'utf8').split('\n').findIndex((l) => l.includes(`port: ${port}`)) + 1;
+    expect(line).toBeGreaterThan(0);
+    const fatal = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 60);
+    expect(fatal?.msg).toBe(`cannot start mqtt: port ${port} on 127.0.0.1 is in use by another program (sudo ss -ltnp 'sport = :${port}' names it): stop it, or change hub.mqtt.port (${config}:${line})`);
+  });
+
+  it('names the HTTP port and its config line when that one is taken', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as AddressInfo).port;
+    const { dir, config } = testCenter((doc) => doc.setIn(['hub', 'http', 'port'], port));
+    const r = spawnSync(process.execPath, [CLI, 'start', '--config', config, '--data', join(dir, 'data'), '--json'], { encoding: 'utf8', timeout: 20_000, env: cleanEnv() });
+    blocker.close();
+    expect(r.status).toBe(1);
+    const line = readFileSync(config, 'utf8').split('\n').findIndex((l) => l.includes(`port: ${port}`)) + 1;
+    expect(r.stdout).toContain(`port ${port} on 127.0.0.1 is in use by another program`);
+    expect(r.stdout).toContain(`change hub.http.port (${config}:${line})`);
   });
 
   it('refuses the demo secrets under systemd or NODE_ENV=production, and warns about them from a checkout', () => {

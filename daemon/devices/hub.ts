@@ -301,7 +301,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     const log = this.logOf(d);
     if (status.state === 'online') {
       const q = this.quiet.pass(`online/${d.id}`);
-      if (q.ok) log.info({ model: status.model, fw: status.fw, ...(q.held ? { more: q.held } : {}) }, 'device online');
+      if (q.ok) log.debug({ model: status.model, fw: status.fw, ...(q.held ? { more: q.held } : {}) }, 'device online');
       if (status.model && d.model !== 'generic' && status.model !== d.model && this.quiet.pass(`model/${d.id}`).ok)
         log.warn({ reports: status.model, configured: d.model }, `device reports model ${status.model} but is configured as ${d.model}: it is served as ${d.model}; correct the config or the device`);
       this.online(d, { ...(status.model ? { model: status.model } : {}), ...(status.fw ? { fw: status.fw } : {}), ...(status.faults?.length ? { faults: status.faults } : {}) });

@@ -183,7 +183,8 @@ export class Broker implements HubModule, Transport {
     this.aedes = aedes;
     aedes.on('client', (c: QClient) => {
       const p = c.qhub;
-      this.noisy('info', `connected/${c.id}`, { client: c.id, addr: c.qhubAddr, ...(p?.kind === 'device' ? { kind: p.device.kind } : { role: p?.role }) }, 'client connected');
+      // debug: hall-log says which devices came online, a whole hall in one line at start-up
+      this.noisy('debug', `connected/${c.id}`, { client: c.id, addr: c.qhubAddr, ...(p?.kind === 'device' ? { kind: p.device.kind } : { role: p?.role }) }, 'client connected');
     });
     aedes.on('clientDisconnect', (c: QClient) => {
       const p = c.qhub;
@@ -191,7 +192,8 @@ export class Broker implements HubModule, Transport {
       // A newer connection with the same id may already have replaced this one.
       const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
       if (clients[c.id] && clients[c.id] !== c) return;
-      this.noisy('info', `disconnected/${p.device.id}`, { device: p.device.id }, 'device disconnected');
+      // At shutdown every device goes: one line from the daemon says so, not one per device.
+      this.noisy(this.closing ? 'debug' : 'info', `disconnected/${p.device.id}`, { device: p.device.id }, 'device disconnected');
       if (!this.closing) this.publish(devTopic(p.device.id, 'status'), { v: PROTOCOL_VERSION, state: 'offline' }, { retain: true });
       this.listener?.offline(p.device, 'disconnected from the broker');
     });

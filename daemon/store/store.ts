@@ -10,7 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { QueueEvent, StoredEvent } from '../../contract/queue.js';
 
-const SCHEMA_VERSION = 1;
+/** `PRAGMA user_version` of a store this qhub writes; a higher one is refused (open, restore). */
+export const SCHEMA_VERSION = 1;
 
 export class StoreError extends Error {
   constructor(
@@ -267,6 +268,21 @@ export class Store {
 
   setCursor(name: string, seq: number): void {
     this.s.setCursor.run(name, seq);
+  }
+
+  /**
+   * A copy of the live store into `file` with SQLite's online backup API,
+   * `pagesPerStep` pages at a time between other work on the event loop;
+   * commits made meanwhile (on this connection) are carried into the copy.
+   * Returns the events the store held when the copy finished, which the copy
+   * must hold too.
+   */
+  async backupTo(file: string, pagesPerStep = 100): Promise<{ events: number; lastSeq: number }> {
+    const db = this.db;
+    if (!db) throw new StoreError('the store is not open');
+    await db.backup(file, { progress: () => pagesPerStep });
+    // Right after the last step, before any other commit can run: the copy's state.
+    return db.prepare('SELECT COUNT(*) AS events, COALESCE(MAX(seq), 0) AS lastSeq FROM events').get() as { events: number; lastSeq: number };
   }
 
   close(): void {
