@@ -159,6 +159,14 @@ export class Announcer implements HubModule {
     }
     const zoneOf = zonesOf(this.config);
     this.speakers = this.config.devices.filter((d) => d.enabled && modelOf(d).accepts.includes('announce')).map((device) => ({ device, link: this.ctx.links.link(device) }));
+    for (const s of this.speakers) {
+      const ends = modelOf(s.device).reportsEnd;
+      if (ends)
+        this.log.info(
+          { device: s.device.id, model: s.device.model, clipMs: ends.clipMs },
+          `${s.device.id} plays each call from its own card and reports when it has finished: the next call of its zone is sent then (a call its window moved past meanwhile is not spoken), or after ${ends.clipMs / 1000} s a clip without that report`,
+        );
+    }
     const http = this.ctx.modules.get<HttpModule>('http');
     http?.routePrefix('GET', '/voice/calls/', (_req, url) => {
       const m = /^\/voice\/calls\/(\d+)\.wav$/.exec(url.pathname);
@@ -264,7 +272,9 @@ export class Announcer implements HubModule {
       if (!this.isOnline(s.device.id)) continue;
       s.link.send('announce', body);
       this.stats.sent++;
-      waits.push(this.played(s.device, call.seq, durationMs + v.playedTimeoutMs));
+      // A speaker that reports its real end (a DFPlayer, from its own card) is waited for: the hub's length is a guess for it.
+      const ends = modelOf(s.device).reportsEnd;
+      waits.push(this.played(s.device, call.seq, (ends ? clips.length * ends.clipMs : durationMs) + v.playedTimeoutMs));
     }
     if (local && v.local && r) waits.push(this.playLocal(call.seq, r, v.local.device, durationMs + v.playedTimeoutMs));
     await Promise.all(waits);
