@@ -25,6 +25,12 @@ import { backlog, Pump } from './cursor.js';
 import { runBackendCommand } from './inbound.js';
 
 export const BRIDGE_CURSOR = 'mqtt-bridge';
+
+/** The `"id":"…"` of a command's raw text (1–64 characters, as the command schema allows), when it is there to read. */
+export function idInText(text: string): string | undefined {
+  const m = /"id"\s*:\s*"([^"\\]{1,64})"/.exec(text);
+  return m?.[1];
+}
 type BridgeConfig = NonNullable<CenterConfig['forward']['mqtt']>;
 
 export class MqttBridge implements HubModule {
@@ -82,9 +88,12 @@ export class MqttBridge implements HubModule {
     });
     client.on('message', (topic, payload) => {
       if (topic !== `${this.prefix}/commands`) return;
-      void runBackendCommand(this.ctx, payload.toString('utf8')).then((r) => {
+      const text = payload.toString('utf8');
+      void runBackendCommand(this.ctx, text).then((r) => {
         this.commands++;
-        client.publish(`${this.prefix}/replies`, JSON.stringify({ ...r.body, status: r.code }), { qos: 1 });
+        // A command that is not JSON has no parsed id; echo one if its text shows it, so the backend can match the reply.
+        const re = r.body.re ?? (r.body.error === 'bad_json' ? idInText(text) : undefined);
+        client.publish(`${this.prefix}/replies`, JSON.stringify({ ...r.body, ...(re !== undefined ? { re } : {}), status: r.code }), { qos: 1 });
       });
     });
     client.on('error', (e) => this.failed(e));
