@@ -111,6 +111,7 @@ describe('backend commands (POST /api/v1/commands)', () => {
     const number = issued.ok ? issued.ticket!.number : '';
     const seq422 = hub.ctx.core.store.lastSeq;
     const invalid = await post({ id: 'x7', cmd: 'ready', inquiry: number });
+    if (process.env.INBOUND_DEBUG) console.log(JSON.stringify(invalid.body));
     expect(invalid).toMatchObject({ status: 422, body: { v: 1, re: 'x7', error: 'invalid_command' } });
     expect(invalid.body.message).toContain('inquiry number must differ from ticket numbers');
     expect(hub.ctx.core.store.lastSeq).toBe(seq422);
