@@ -8,7 +8,7 @@
  * backend's return, not after the retry backoff.
  */
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadCenter } from '../config/load.js';
 import { createHub, type Hub } from '../daemon/hub.js';
 import { sign } from '../daemon/forwarder/webhook.js';
-import { testCenter } from './helpers/hub.js';
+import { startHub, testCenter } from './helpers/hub.js';
 import { captureLog } from './helpers/logs.js';
 
 type Verify = (secret: string, headers: Record<string, unknown>, rawBody: string | Buffer, nowSeconds?: number) => boolean;
@@ -215,4 +215,38 @@ describe('the webhook against a receiver written from docs/EVENTS.md', () => {
     expect(firstBatchS).toBeLessThan(5);
     expect(r.heads.length).toBeGreaterThanOrEqual(1);
   }, 90_000);
+
+  it('a hub booted an hour fast (daemon under libfaketime) holds, then forwards within seconds of its clock being set', async () => {
+    const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+    expect(existsSync(FAKETIME), `${FAKETIME} is missing: apt-get install faketime`).toBe(true);
+    const r = new Receiver();
+    await r.listen();
+    cleanup.push(() => r.close());
+    // The numbering restarts half a day from now, so the hour's step does not cross it.
+    const rollover = `${String((new Date().getUTCHours() + 2 + 12) % 24).padStart(2, '0')}:00`;
+    const { dir, config } = testCenter((doc) => {
+      doc.setIn(['center', 'day', 'rollover'], rollover);
+      doc.set('forward', doc.createNode({ webhook: { url: `http://127.0.0.1:${r.port}/qhub/events`, secret: SECRET, lingerMs: 20 } }));
+    });
+    const clockFile = join(dir, 'faketime');
+    writeFileSync(clockFile, '+1h');
+    const hub = await startHub(config, join(dir, 'data'), { LD_PRELOAD: FAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' });
+    cleanup.push(() => hub.stop());
+    const h = async () => (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as Health;
+    await vi.waitFor(async () => expect((await h()).forward).toMatchObject({ heldForClock: true }), { timeout: 15_000, interval: 100 });
+    expect(Math.abs((await h()).forward.clockSkewS! - 3600)).toBeLessThanOrEqual(2);
+    expect(r.posts.every((p) => p.status === 401)).toBe(true); // the receiver refused the stale first batch
+    expect(hub.logs.some((l) => typeof l.msg === 'string' && /^the hub's clock is 3\d{3} s ahead of the backend's/.test(l.msg))).toBe(true);
+    // NTP sets the clock.
+    const set = Date.now();
+    writeFileSync(clockFile, '+0');
+    await vi.waitFor(() => expect(r.posts.some((p) => p.status === 200)).toBe(true), { timeout: 15_000, interval: 20 });
+    await vi.waitFor(async () => expect((await h()).forward).toMatchObject({ backlog: 0 }), { timeout: 15_000, interval: 50 });
+    const resumedS = (r.posts.find((p) => p.status === 200)!.at - set) / 1000;
+    console.log(`clock set: first accepted batch ${resumedS.toFixed(2)} s later`);
+    expect(resumedS).toBeLessThan(3);
+    const after = await h();
+    expect(after.forward.heldForClock).toBeUndefined();
+    expect(r.unique()).toEqual(Array.from({ length: after.seq }, (_, i) => i + 1));
+  }, 60_000);
 });
