@@ -245,7 +245,8 @@ describe('a center with only wired devices', () => {
     await until('OK 3', () => keypad.lines.includes('OK 3'));
     keypad.send('K 4 NEXT');
     await until('OK 4', () => keypad.lines.includes('OK 4'));
-    expect(keypad.last('S ')).toMatch(/^S 1 open A002 called /);
+    // The screen follows the OK (views go out after the reply): wait for it.
+    await until('keypad screen shows A002', () => /^S 1 open A002 called /.test(keypad.last('S ') ?? ''));
     await pty.bus.plug();
     leds = new LedBusEmulator(pty.bus.device, [{ address: 1 }, { address: 2 }]);
     await leds.ready();
@@ -287,7 +288,11 @@ describe('a center with only wired devices', () => {
     keypad.send('K 44 SCREEN');
     await until('OK 44', () => keypad.lines.includes('OK 44'));
     const after = keypad.lines.slice(mark);
-    expect(after.filter((l) => l.startsWith('ERR'))).toEqual(['ERR - bad_line line too long']);
+    // One refusal: "line too long" when the reader overflows before the end of the line, or the parser's
+    // "line of 209 characters" when a loaded machine hands it the whole line in one read.
+    const errs = after.filter((l) => l.startsWith('ERR'));
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatch(/^ERR - bad_line (line too long|line of 209 characters; at most 96)$/);
     expect(after).not.toContain('OK 43');
     expect(keypad.last('S ')).toBe(screen);
   });
