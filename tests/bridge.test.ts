@@ -122,5 +122,5 @@ describe('MQTT bridge to an upstream broker (mosquitto)', () => {
     await late.endAsync();
     hub = await startHub(config, join(dir, 'data'));
     await vi.waitFor(() => expect(statuses.at(-1)?.state).toBe('online'), { timeout: 10_000 });
-  });
+  }, 120_000);
 });
