@@ -84,8 +84,10 @@ describe('MQTT bridge to an upstream broker (mosquitto)', () => {
     // The central broker restarts; the center keeps working meanwhile.
     await stopProc(upstream);
     for (let i = 0; i < 15; i++) await disp.request('press', { service: 'treasury' }, 'ticket');
+    // Listening before the broker is back: the consumer may reconnect before startMosquitto's own probe does.
+    const reconnected = new Promise((r) => consumer.once('connect', r));
     upstream = await startMosquitto(dir, port);
-    await new Promise((r) => consumer.once('connect', r));
+    await reconnected;
     await consumer.subscribeAsync(`${prefix}/#`, { qos: 1 });
     const health = async () => (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { seq: number; bridge: { connected: boolean; backlog: number } };
     await vi.waitFor(async () => expect((await health()).bridge).toMatchObject({ connected: true, backlog: 0 }), { timeout: 15_000, interval: 200 });
