@@ -31,7 +31,7 @@ describe('a DFPlayer with no voice pack on the hub', () => {
   const dir = mkdtempSync(join(tmpdir(), 'qhub-df-nopack-'));
   const pty = new PtyPair(dir, 'dfplayer');
   const secrets = exampleSecrets();
-  const CLIP_MS = 350;
+  const CLIP_MS = 600;
   const tracks = new Map<string, number>();
   for (const [lang, ids] of [['ar', Object.keys(CLIPS.ar)], ['en', Object.keys(CLIPS.en)], ['sound', Object.keys(SOUNDS)]] as const)
     for (const id of ids) {
@@ -85,8 +85,8 @@ describe('a DFPlayer with no voice pack on the hub', () => {
     // Past the hub's grace for a call of unknown length (3 s): the old pacing had sent the next call by now.
     await until('3.5 s of speaking', () => performance.now() - started > 3500);
     const fullA = composeFor({ t: first, w: 1 }, ['ar', 'en'], { chime: true, short: false, inquiry: 'digits' }).clips.map((c) => dfTrackOf(c)!);
-    expect(df.isPlaying, 'the first call is still being spoken').toBe(true);
-    expect(df.timeline.length).toBeLessThan(fullA.length);
+    // Still speaking the first call (between two clips the module is briefly idle: count what has ended).
+    expect(df.timeline.filter((c) => c.end !== undefined).length, 'the first call is still being spoken').toBeLessThan(fullA.length);
     const last = await called(kp2);
     expect(new Set([first, superseded, last]).size).toBe(3);
 
