@@ -104,7 +104,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     }));
   hub = createHub({ center, dataDir, log, version: VERSION, reload: () => reload('qhub reload') });
   // systemd Type=notify (nothing without NOTIFY_SOCKET): READY, STATUS, WATCHDOG, STOPPING.
-  const notifier = new SystemdNotifier({ log, status: () => statusLine(hub) });
+  const notifier = new SystemdNotifier({ log, status: () => statusLine(hub.http.healthReport().body, hub.ctx.config.services.reduce((n, s) => n + hub.ctx.core.engine.waitingCount(s.id), 0)) });
   notifier.start();
   let sim: { stop(): Promise<void> } | undefined;
   let stopping: Promise<number> | undefined;

@@ -20,6 +20,9 @@ import type { ModelDefinition, WiredDevice, WiredIo } from './model.js';
 const FOLDERS = { ar: 1, en: 2, sound: 3 } as const;
 type ClipLang = keyof typeof FOLDERS;
 const PROBE_MS = 30_000;
+/** The driver's longest wait for one clip's "finished" report, plus its quiet time after it. */
+const CLIP_TIMEOUT_MS = 10_000;
+const SETTLE_MS = 100;
 
 const inventory: Record<ClipLang, string[]> = { ar: Object.keys(CLIPS.ar), en: Object.keys(CLIPS.en), sound: Object.keys(SOUNDS) };
 
@@ -40,7 +43,7 @@ export function dfCardLayout(): { file: string; lang: ClipLang; id: string }[] {
 
 function open(io: WiredIo): WiredDevice {
   const line = io.line();
-  const player = new DfPlayer(line, { log: io.log });
+  const player = new DfPlayer(line, { log: io.log, clipTimeoutMs: CLIP_TIMEOUT_MS, settleMs: SETTLE_MS });
   let busy = 0;
   let announced = 0;
   let unknownClips = 0;
@@ -66,7 +69,13 @@ function open(io: WiredIo): WiredDevice {
           io.log.warn({ clip: c }, 'clip is not in the pack inventory; skipped');
         }
       }
-      if (!files.length) return void io.log.warn({ id: body.id }, 'announcement without playable clips');
+      // Tells the hub this call is over, as a networked speaker does: the announcer paces the next call on it,
+      // so it is said when the module has really finished the clips (or could play none of them).
+      const over = (ok: boolean) => io.request('played', { v: 1, id: body.id, ok }).catch((e: Error) => io.log.warn({ id: body.id, err: e.message }, 'played not reported'));
+      if (!files.length) {
+        io.log.warn({ id: body.id }, 'announcement without playable clips');
+        return void over(false);
+      }
       busy++;
       player
         .play(files)
@@ -74,10 +83,12 @@ function open(io: WiredIo): WiredDevice {
           announced++;
           io.log.debug({ id: body.id, ...r }, 'announcement played');
           if (r.failed === files.length) io.log.warn({ id: body.id }, 'no clip of the announcement could be played');
-          // Tells the hub this call is over, as a networked speaker does; the announcer paces the next one on it.
-          return io.request('played', { v: 1, id: body.id, ok: r.failed < files.length });
+          return over(r.failed < files.length);
         })
-        .catch((e: Error) => io.log.warn({ id: body.id, err: e.message }, 'announcement not played'))
+        .catch((e: Error) => {
+          io.log.warn({ id: body.id, err: e.message }, 'announcement not played');
+          return over(false);
+        })
         .finally(() => busy--);
     },
     async stop() {
@@ -98,5 +109,6 @@ export const dfplayerSpeaker: ModelDefinition = {
   accepts: ['announce'],
   languages: ['ar', 'en'],
   bauds: [9600],
+  reportsEnd: { clipMs: CLIP_TIMEOUT_MS + SETTLE_MS },
   wired: { open },
 };

@@ -40,6 +40,13 @@ export interface ModelDefinition {
   bus?: 'modbus';
   /** Displays with a fixed character set: why a ticket number cannot be shown, or undefined when it can (check-config asks for the widest ticket of each bound service). */
   shows?: (ticket: string) => string | undefined;
+  /**
+   * Speakers that say `played` only once they really finished a call (a
+   * DFPlayer reports each clip's end): the hub waits for that report, up to
+   * `clipMs` per clip, instead of the call's length from the hub's own pack
+   * (which it may not have, or whose clips may differ from the device's).
+   */
+  reportsEnd?: { clipMs: number };
   /** Wired models: the codec between hub messages and the device's bytes. */
   wired?: WiredCodec;
 }

@@ -84,8 +84,10 @@ describe('MQTT bridge to an upstream broker (mosquitto)', () => {
     // The central broker restarts; the center keeps working meanwhile.
     await stopProc(upstream);
     for (let i = 0; i < 15; i++) await disp.request('press', { service: 'treasury' }, 'ticket');
+    // Listening before the broker is back: the consumer may reconnect before startMosquitto's own probe does.
+    const reconnected = new Promise((r) => consumer.once('connect', r));
     upstream = await startMosquitto(dir, port);
-    await new Promise((r) => consumer.once('connect', r));
+    await reconnected;
     await consumer.subscribeAsync(`${prefix}/#`, { qos: 1 });
     const health = async () => (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { seq: number; bridge: { connected: boolean; backlog: number } };
     await vi.waitFor(async () => expect((await health()).bridge).toMatchObject({ connected: true, backlog: 0 }), { timeout: 15_000, interval: 200 });
@@ -99,7 +101,15 @@ describe('MQTT bridge to an upstream broker (mosquitto)', () => {
     consumer.publish(`${prefix}/commands`, JSON.stringify({ id: 'ready-1', cmd: 'ready', inquiry: '2026-777' }), { qos: 1 });
     await vi.waitFor(() => expect(replies.find((r) => r.re === 'ready-1')).toMatchObject({ ok: true, status: 200, ticket: { t: '2026-777', service: 'delivery' } }), { timeout: 5000 });
     consumer.publish(`${prefix}/commands`, '{"id":"bad-1","cmd":', { qos: 1 });
-    await vi.waitFor(() => expect(replies.find((r) => r.status === 400)).toMatchObject({ error: 'bad_json' }), { timeout: 5000 });
+    // Not JSON, but its id can be read: the reply carries it, so the backend can match it.
+    await vi.waitFor(() => expect(replies.find((r) => r.re === 'bad-1')).toMatchObject({ error: 'bad_json', status: 400 }), { timeout: 5000 });
+    // Nothing readable: a reply without `re`.
+    consumer.publish(`${prefix}/commands`, 'ready 2026-1', { qos: 1 });
+    await vi.waitFor(() => expect(replies.filter((r) => r.error === 'bad_json')).toHaveLength(2), { timeout: 5000 });
+    expect(replies.filter((r) => r.error === 'bad_json')[1]).not.toHaveProperty('re');
+    // Well formed, meaningless here (an inquiry number equal to a ticket in use): 422 invalid_command.
+    consumer.publish(`${prefix}/commands`, JSON.stringify({ id: 'inv-1', cmd: 'ready', inquiry: 'A001' }), { qos: 1 });
+    await vi.waitFor(() => expect(replies.find((r) => r.re === 'inv-1')).toMatchObject({ error: 'invalid_command', status: 422 }), { timeout: 5000 });
 
     // A power cut at the center: the upstream shows it offline (the hub's will).
     await disp.close();
@@ -114,5 +124,5 @@ describe('MQTT bridge to an upstream broker (mosquitto)', () => {
     await late.endAsync();
     hub = await startHub(config, join(dir, 'data'));
     await vi.waitFor(() => expect(statuses.at(-1)?.state).toBe('online'), { timeout: 10_000 });
-  });
+  }, 120_000);
 });

@@ -198,6 +198,8 @@ describe('forwarding to the backend (webhook)', () => {
       expect(types, t).toContain(t);
     for (const e of backend.taken) expect(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
     expect(validate({ ...backend.taken[1], number: undefined })).toBe(false); // the schema does check
+    const { key: _key, ...keyless } = backend.taken[1]!;
+    expect(validate(keyless)).toBe(false); // key, the dedupe key, is required
   });
 
   it('over HTTPS, verifies the backend against the configured private CA, and refuses an unknown certificate', async () => {

@@ -57,6 +57,30 @@ describe('backend commands (POST /api/v1/commands)', () => {
     expect(called.ok && called.ticket).toMatchObject({ number: 'A001', service: 'treasury', window: treasury, requestId: 'REQ-2026-77' });
   });
 
+  it('ready for a citizen who has today\'s ticket: a ticket still waiting moves to delivery and keeps its number; a finished one does not, the inquiry number is called', async () => {
+    const delivery = hub.ctx.config.windows.find((w) => w.kind === 'delivery')!.number;
+    // A001 carries inquiry 2026-5501 (attached above) and is at the treasury window: its visit ends there.
+    const treasury = hub.ctx.config.windows.find((w) => w.kind === 'treasury')!.number;
+    expect((await keypad(treasury, 'finish', 'k3f')).ok).toBe(true);
+    const afterDone = await post({ id: 'ready-a', cmd: 'ready', inquiry: '2026-5501' });
+    expect(afterDone).toMatchObject({ status: 200, body: { ok: true, ticket: { t: '2026-5501', service: 'delivery', status: 'waiting', inquiry: '2026-5501' } } });
+    expect(hub.ctx.core.store.readAfter(hub.ctx.core.store.lastSeq - 1, 10).map((e) => e.type)).toEqual(['ticket.issued']);
+    const first = await keypad(delivery, 'next', 'k3n');
+    expect(first.ok && first.ticket).toMatchObject({ number: '2026-5501', service: 'delivery', window: delivery });
+    expect((await keypad(delivery, 'finish', 'k3d')).ok).toBe(true);
+
+    // A ticket of today still waiting (here: in the intake queue) when the request is ready: moved, same number.
+    const issued = await hub.ctx.core.submit({ type: 'issue', service: 'intake', source: 'disp-1', id: 'p-ready' });
+    const number = issued.ok ? issued.ticket!.number : '';
+    expect((await post({ id: 'att-r', cmd: 'attach', ticket: number, inquiry: '2026-6601' })).status).toBe(200);
+    const ready = await post({ id: 'ready-b', cmd: 'ready', inquiry: '2026-6601' });
+    expect(ready).toMatchObject({ status: 200, body: { ok: true, ticket: { t: number, service: 'delivery', status: 'waiting', inquiry: '2026-6601' } } });
+    expect(hub.ctx.core.store.readAfter(hub.ctx.core.store.lastSeq - 1, 10).map((e) => e.type)).toEqual(['ticket.transferred']);
+    const called = await keypad(delivery, 'next', 'k3m');
+    expect(called.ok && called.ticket).toMatchObject({ number, inquiry: '2026-6601', service: 'delivery', window: delivery });
+    expect((await keypad(delivery, 'finish', 'k3e')).ok).toBe(true);
+  });
+
   it('ready: a citizen with only an inquiry number is called by it at a delivery window', async () => {
     const ready = await post({ id: 'ready-1', cmd: 'ready', inquiry: '2026-88412', requestId: 'REQ-2026-12' });
     expect(ready).toMatchObject({ status: 200, body: { ok: true, ticket: { t: '2026-88412', service: 'delivery', status: 'waiting', requestId: 'REQ-2026-12' } } });
@@ -79,6 +103,17 @@ describe('backend commands (POST /api/v1/commands)', () => {
     expect(bad.body.message).toContain('exactly one of "ticket", "requestId" or "inquiry"');
     expect(await post({ id: 'x5', cmd: 'explode' })).toMatchObject({ status: 400, body: { error: 'bad_payload' } });
     expect(await post({ id: 'x6', cmd: 'feesSet', requestId: 'NO-SUCH' })).toMatchObject({ status: 404, body: { error: 'unknown_ticket', re: 'x6' } });
+    // A command that is well formed but cannot mean anything here: 422 invalid_command, with the reason.
+
     expect(hub.ctx.core.store.lastSeq).toBe(seq);
+    // Well formed but meaningless here (an inquiry number equal to a ticket in use): 422 invalid_command, with the reason, nothing changed.
+    const issued = await hub.ctx.core.submit({ type: 'issue', service: 'intake', source: 'disp-1', id: 'p-422' });
+    const number = issued.ok ? issued.ticket!.number : '';
+    const seq422 = hub.ctx.core.store.lastSeq;
+    const invalid = await post({ id: 'x7', cmd: 'ready', inquiry: number });
+    if (process.env.INBOUND_DEBUG) console.log(JSON.stringify(invalid.body));
+    expect(invalid).toMatchObject({ status: 422, body: { v: 1, re: 'x7', error: 'invalid_command' } });
+    expect(invalid.body.message).toContain('inquiry number must differ from ticket numbers');
+    expect(hub.ctx.core.store.lastSeq).toBe(seq422);
   });
 });

@@ -320,3 +320,31 @@ describe('voice on the running hub', () => {
     expect(flashed!.at).toBeLessThan(list[1]!.at);
   }, 60_000);
 });
+
+describe('aplay missing (alsa-utils not installed)', () => {
+  // A PATH that holds no aplay: the daemon and the CLI are started by absolute path.
+  const noAplay = { PATH: mkdtempSync(join(tmpdir(), 'qhub-empty-path-')), QHUB_SUPERVISOR_SECRET: 'x-secret-1234' };
+
+  it('qhub voice play names the package to install and exits 1', () => {
+    const { config, dir } = testCenter();
+    const run = spawnSync(process.execPath, [CLI, 'voice', 'play', 'A042', '--window', '3', '--config', config, '--data', join(dir, 'data')], { encoding: 'utf8', env: { ...process.env, ...noAplay } });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('aplay not found: install alsa-utils (apt-get install alsa-utils)');
+    expect(run.stderr).toContain('--out call.wav');
+  });
+
+  it('the hub with voice.local says at start what to install, and /health shows it', async () => {
+    const { config, dir } = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ local: { device: 'default', zones: ['hall'] } })));
+    const hub = await startHub(config, join(dir, 'data'), noAplay);
+    try {
+      const line = hub.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('aplay not found: install alsa-utils (apt-get install alsa-utils)'));
+      expect(line, JSON.stringify(hub.logs.map((l) => l.msg))).toBeDefined();
+      expect(line!.level).toBe(50);
+      const health = (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { status: string; voice: { localOutput?: string } };
+      expect(health.status).toBe('degraded');
+      expect(health.voice.localOutput).toBe('aplay not found: install alsa-utils (apt-get install alsa-utils)');
+    } finally {
+      await hub.stop();
+    }
+  }, 60_000);
+});

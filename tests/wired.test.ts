@@ -148,14 +148,10 @@ describe('a center with only wired devices', () => {
   it('every wired device comes online, in /health and on its retained status topic', async () => {
     for (const id of ['disp-w', 'kp-w1', 'led-w1', 'led-w2', 'spk-w']) {
       await until(`${id} online in /health`, async () => (await device(id))?.online === true);
-      // Read as a subscriber that comes now would: subscribing again brings the retained status again
-      // (a status published while the first SUBSCRIBE was being set up can fall between Aedes's retained read and its live delivery).
-      await until(`${id} online on its status topic`, async () => {
-        if (status.get(id)?.state === 'online') return true;
-        await statuses.subscribeAsync('qhub/dev/+/status');
-        await new Promise((r) => setTimeout(r, 100));
-        return status.get(id)?.state === 'online';
-      });
+      // One subscription, made while the devices come online: a status that changes while Aedes sets the
+      // SUBSCRIBE up reaches the supervisor live and then as the retained copy read before; the hub makes
+      // that copy the latest, so the last word is "online" (before, it stayed "offline" under CPU load).
+      await until(`${id} online on its status topic`, () => status.get(id)?.state === 'online');
     }
     expect(status.get('disp-w')).toMatchObject({ state: 'online', via: 'firmata', model: 'wired-dispenser' });
     expect(status.get('kp-w1')).toMatchObject({ state: 'online', via: 'serial', model: 'line-keypad', fw: '1.0' });
@@ -249,7 +245,8 @@ describe('a center with only wired devices', () => {
     await until('OK 3', () => keypad.lines.includes('OK 3'));
     keypad.send('K 4 NEXT');
     await until('OK 4', () => keypad.lines.includes('OK 4'));
-    expect(keypad.last('S ')).toMatch(/^S 1 open A002 called /);
+    // The screen follows the OK (views go out after the reply): wait for it.
+    await until('keypad screen shows A002', () => /^S 1 open A002 called /.test(keypad.last('S ') ?? ''));
     await pty.bus.plug();
     leds = new LedBusEmulator(pty.bus.device, [{ address: 1 }, { address: 2 }]);
     await leds.ready();
@@ -291,7 +288,11 @@ describe('a center with only wired devices', () => {
     keypad.send('K 44 SCREEN');
     await until('OK 44', () => keypad.lines.includes('OK 44'));
     const after = keypad.lines.slice(mark);
-    expect(after.filter((l) => l.startsWith('ERR'))).toEqual(['ERR - bad_line line too long']);
+    // One refusal: "line too long" when the reader overflows before the end of the line, or the parser's
+    // "line of 209 characters" when a loaded machine hands it the whole line in one read.
+    const errs = after.filter((l) => l.startsWith('ERR'));
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatch(/^ERR - bad_line (line too long|line of 209 characters; at most 96)$/);
     expect(after).not.toContain('OK 43');
     expect(keypad.last('S ')).toBe(screen);
   });

@@ -25,6 +25,12 @@ import { backlog, Pump } from './cursor.js';
 import { runBackendCommand } from './inbound.js';
 
 export const BRIDGE_CURSOR = 'mqtt-bridge';
+
+/** The `"id":"…"` of a command's raw text (1–64 characters, as the command schema allows), when it is there to read. */
+export function idInText(text: string): string | undefined {
+  const m = /"id"\s*:\s*"([^"\\]{1,64})"/.exec(text);
+  return m?.[1];
+}
 type BridgeConfig = NonNullable<CenterConfig['forward']['mqtt']>;
 
 export class MqttBridge implements HubModule {
@@ -41,6 +47,9 @@ export class MqttBridge implements HubModule {
   private lastError?: string;
   private unsubscribe?: () => void;
   private readonly errLog = new Throttle(60_000);
+  /** A resend's cursor, applied between batches. */
+  private rewindTo?: number;
+  private sending = false;
 
   constructor(private readonly ctx: HubContext) {
     this.cfg = ctx.config.forward.mqtt!;
@@ -84,9 +93,18 @@ export class MqttBridge implements HubModule {
     });
     client.on('message', (topic, payload) => {
       if (topic !== `${this.prefix}/commands`) return;
-      void runBackendCommand(this.ctx, payload.toString('utf8')).then((r) => {
+      const text = payload.toString('utf8');
+      const resend = this.resend(text);
+      if (resend) {
         this.commands++;
-        client.publish(`${this.prefix}/replies`, JSON.stringify({ ...r.body, status: r.code }), { qos: 1 });
+        client.publish(`${this.prefix}/replies`, JSON.stringify({ ...resend.body, status: resend.code }), { qos: 1 });
+        return;
+      }
+      void runBackendCommand(this.ctx, text).then((r) => {
+        this.commands++;
+        // A command that is not JSON has no parsed id; echo one if its text shows it, so the backend can match the reply.
+        const re = r.body.re ?? (r.body.error === 'bad_json' ? idInText(text) : undefined);
+        client.publish(`${this.prefix}/replies`, JSON.stringify({ ...r.body, ...(re !== undefined ? { re } : {}), status: r.code }), { qos: 1 });
       });
     });
     client.on('error', (e) => this.failed(e));
@@ -94,6 +112,40 @@ export class MqttBridge implements HubModule {
       if (!this.stopping && this.errLog.pass('close').ok) this.log.warn({ url: this.cfg.url }, 'upstream broker connection closed: events are kept and sent after reconnecting');
     });
     this.unsubscribe = this.ctx.bus.on('committed', this.name, () => this.pump.wake());
+  }
+
+  /**
+   * `{"id":…,"cmd":"resend","fromSeq":N}`: the events from N on are published
+   * again (a consumer that found a gap in a center's `seq`); undefined for any
+   * other command. The events the hub no longer keeps (delivered, older than
+   * forward.keepDays) cannot be: the reply's `fromSeq` is the first one sent.
+   */
+  private resend(text: string): { code: number; body: Record<string, unknown> } | undefined {
+    let c: { id?: unknown; cmd?: unknown; fromSeq?: unknown };
+    try {
+      c = JSON.parse(text) as typeof c;
+    } catch {
+      return undefined;
+    }
+    if (!c || typeof c !== 'object' || c.cmd !== 'resend') return undefined;
+    const re = typeof c.id === 'string' && c.id.length >= 1 && c.id.length <= 64 ? c.id : undefined;
+    if (!re || !Number.isInteger(c.fromSeq) || (c.fromSeq as number) < 1)
+      return { code: 400, body: { v: 1, ...(re ? { re } : {}), error: 'bad_payload', message: 'resend needs "id" (1–64 characters) and "fromSeq" (an integer from 1)' } };
+    const first = this.store.readAfter((c.fromSeq as number) - 1, 1)[0]?.seq;
+    const lastSeq = this.store.lastSeq;
+    if (first !== undefined) {
+      this.rewindTo = Math.min(this.rewindTo ?? Infinity, first - 1);
+      if (!this.sending) this.applyRewind();
+      this.pump.wake(0);
+    }
+    this.log.info({ re, fromSeq: c.fromSeq, first, lastSeq }, 'backend asked for events again');
+    return { code: 200, body: { v: 1, re, ok: true, fromSeq: first ?? null, lastSeq } };
+  }
+
+  private applyRewind(): void {
+    if (this.rewindTo === undefined) return;
+    if (this.rewindTo < this.store.cursor(BRIDGE_CURSOR)) this.store.setCursor(BRIDGE_CURSOR, this.rewindTo);
+    this.rewindTo = undefined;
   }
 
   private failed(e: Error): void {
@@ -105,9 +157,11 @@ export class MqttBridge implements HubModule {
   private async pass(): Promise<number | undefined> {
     const client = this.client;
     if (!client) return undefined;
+    this.sending = true;
     try {
       const center = this.ctx.config.center.id;
       while (client.connected && !this.stopping && this.store.isOpen) {
+        this.applyRewind();
         const events = this.store.readAfter(this.store.cursor(BRIDGE_CURSOR), this.cfg.batch);
         if (!events.length) return undefined;
         // QoS 1 on one connection keeps the order; the cursor moves when every PUBACK of the batch came.
@@ -118,6 +172,10 @@ export class MqttBridge implements HubModule {
       }
     } catch (e) {
       this.failed(e as Error); // the connection went away mid-batch: the batch is sent again after reconnecting
+    } finally {
+      this.sending = false;
+      // A resend asked for while this pass was sending: its cursor goes back now (and the pump, seeing events pending, runs again).
+      if (this.store.isOpen) this.applyRewind();
     }
     return undefined;
   }

@@ -32,6 +32,14 @@ export class Pump {
     this.timer.unref();
   }
 
+  /** Runs now, dropping a scheduled retry (the backend is known to be back); nothing if a pass is running. */
+  now(): void {
+    if (this.stopped || this.running) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.run();
+  }
+
   private async run(): Promise<void> {
     if (this.running || this.stopped) return;
     this.running = true;

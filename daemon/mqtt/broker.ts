@@ -10,7 +10,7 @@
  * Owns: sockets, MQTT sessions, retained messages. May touch: the device
  * links registry (registers the `mqtt` transport). Knows no queue rules.
  */
-import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -102,6 +102,8 @@ export class Broker implements HubModule, Transport {
   private users: Map<string, { name: string; role: Role }>;
   /** Per device or user id, kept across connections: reconnecting does not refill it. */
   private readonly buckets = new Map<string, Bucket>();
+  /** Every retained topic's latest payload, as published (see freshRetained). */
+  private readonly retainedNow = new Map<string, Buffer>();
   private readonly logins = new Map<string, Bucket>();
   private readonly conns = new Map<string, number>();
   private connCount = 0;
@@ -179,6 +181,7 @@ export class Broker implements HubModule, Transport {
       authenticate: (c, u, p, cb) => this.authenticate(c as QClient, u, p, cb),
       authorizePublish: (c, p, cb) => this.authorizePublish(c as QClient | null, p, cb),
       authorizeSubscribe: (c, s, cb) => this.authorizeSubscribe(c as QClient, s, cb),
+      authorizeForward: (_c, p) => this.freshRetained(p),
     });
     this.aedes = aedes;
     aedes.on('client', (c: QClient) => {
@@ -378,7 +381,32 @@ export class Broker implements HubModule, Transport {
     this.listener?.refused(d, code, message);
   }
 
-  private authorizePublish(c: QClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+  /**
+   * A retained message as it is now. Aedes reads the retained messages for a
+   * new SUBSCRIBE and sends them a moment later; a retained topic that changes
+   * in between reaches the subscriber live first and then as the old retained
+   * copy, which it would keep (seen under CPU load: a wired device's status
+   * left "offline" on a supervisor's screen while the device was online). So a
+   * retained copy on its way out is replaced by the topic's latest payload.
+   */
+  private freshRetained(packet: AedesPublishPacket): AedesPublishPacket {
+    if (!packet.retain) return packet;
+    const now = this.retainedNow.get(packet.topic);
+    if (!now || now.equals(Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))) return packet;
+    return { ...packet, payload: now };
+  }
+
+  /** Notes what a retained topic holds now (empty: cleared), before Aedes stores it. */
+  private noteRetained(topic: string, payload: Buffer): void {
+    if (payload.length) this.retainedNow.set(topic, payload);
+    else this.retainedNow.delete(topic);
+  }
+
+  private authorizePublish(c: QClient | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const cb = (err?: Error | null) => {
+      if (!err && packet.retain) this.noteRetained(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+      done(err);
+    };
     if (!c) return cb(null); // a will restored by the broker itself; live wills come with their client and are checked like any publish
     const p = c.qhub;
     /** Acknowledges the packet but sends it nowhere (MQTT 3.1.1 has no refusal for a PUBLISH). */
@@ -498,12 +526,14 @@ export class Broker implements HubModule, Transport {
   publish(topic: string, payload: unknown, opts: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
     const aedes = this.aedes;
     if (!aedes || aedes.closed) return Promise.resolve();
+    const bytes = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
+    if (opts.retain) this.noteRetained(topic, bytes);
     return new Promise((resolve) => {
       aedes.publish(
         {
           cmd: 'publish',
           topic,
-          payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
+          payload: bytes,
           qos: opts.qos ?? 1,
           retain: opts.retain ?? false,
           dup: false,

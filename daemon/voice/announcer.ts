@@ -29,6 +29,7 @@ import { callOf, zonesOf, type Call } from '../../contract/calls.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { describeProblems, VoicePack, type Rendered } from './pack.js';
+import { APLAY_MISSING, findProgram } from './programs.js';
 import { composeCall, type ClipRef } from '../../contract/voice.js';
 
 export type Lang = 'ar' | 'en';
@@ -128,6 +129,7 @@ export class Announcer implements HubModule {
   private languages: Lang[];
   private readonly stats = { announced: 0, sent: 0, played: 0, timedOut: 0, missingClips: 0, localFailures: 0, unheard: 0 };
   private stopped = false;
+  private aplayMissing = false;
 
   constructor(private readonly ctx: HubContext) {
     this.config = ctx.config;
@@ -171,8 +173,21 @@ export class Announcer implements HubModule {
       for (const line of problems) this.log.warn({ pack: this.packDir }, line);
       this.log.info({ pack: this.packDir, clips: this.pack.size, rate: this.pack.rate, problems: problems.length }, 'voice pack loaded');
     }
+    const local = this.config.voice.local;
+    if (local && !findProgram('aplay')) {
+      this.aplayMissing = true;
+      this.log.error({ device: local.device, zones: local.zones }, `${APLAY_MISSING}: the Pi's audio out (voice.local) stays silent until it is installed and the hub restarted`);
+    }
     const zoneOf = zonesOf(this.config);
     this.speakers = this.config.devices.filter((d) => d.enabled && modelOf(d).accepts.includes('announce')).map((device) => ({ device, link: this.ctx.links.link(device) }));
+    for (const s of this.speakers) {
+      const ends = modelOf(s.device).reportsEnd;
+      if (ends)
+        this.log.info(
+          { device: s.device.id, model: s.device.model, clipMs: ends.clipMs },
+          `${s.device.id} plays each call from its own card and reports when it has finished: the next call of its zone is sent then (a call its window moved past meanwhile is not spoken), or after ${ends.clipMs / 1000} s a clip without that report`,
+        );
+    }
     this.ctx.routes.routePrefix('GET', '/voice/calls/', ({ url }) => {
       const m = /^\/voice\/calls\/(\d+)\.wav$/.exec(url.pathname);
       const r = m ? this.rendered.get(Number(m[1])) : undefined;
@@ -211,8 +226,8 @@ export class Announcer implements HubModule {
     const problems = this.pack?.problems.length ?? 0;
     // A pack with holes is something to fix (calls go out with words missing); no pack at all is a choice (text-only speakers).
     return {
-      ok: problems === 0 || (this.pack?.size ?? 0) === 0,
-      summary: { voice: { clips: this.pack?.size ?? 0, packProblems: problems } },
+      ok: (problems === 0 || (this.pack?.size ?? 0) === 0) && !this.aplayMissing,
+      summary: { voice: { clips: this.pack?.size ?? 0, packProblems: problems, ...(this.aplayMissing ? { localOutput: APLAY_MISSING } : {}) } },
       detail: { pack: this.packDir, speakers: this.speakers.length, languages: this.languages, zones, ...this.stats },
     };
   }
@@ -262,7 +277,7 @@ export class Announcer implements HubModule {
     this.ctx.bus.emit('voice.call', { zone: call.zone, id: call.seq, t: call.t, w: call.w, recall: call.recall, short, ...(path ? { path, durationMs } : {}) });
     const waits: Promise<void>[] = [];
     const mine = this.speakers.filter((s) => (s.device.bind.zone !== undefined ? s.device.bind.zone === call.zone : s.device.bind.window === call.w));
-    const local = !!(v.local && r && v.local.zones.includes(call.zone));
+    const local = !!(v.local && r && !this.aplayMissing && v.local.zones.includes(call.zone));
     if (mine.length && !local && !mine.some((s) => this.isOnline(s.device.id))) {
       // Every speaker of the zone is away (a Wi-Fi drop, a reboot): the call waits for one to come back, for a while.
       const back = await this.someoneOnline(mine, v.holdMs);
@@ -277,7 +292,9 @@ export class Announcer implements HubModule {
       if (!this.isOnline(s.device.id)) continue;
       s.link.send('announce', body);
       this.stats.sent++;
-      waits.push(this.played(s.device, call.seq, durationMs + v.playedTimeoutMs));
+      // A speaker that reports its real end (a DFPlayer, from its own card) is waited for: the hub's length is a guess for it.
+      const ends = modelOf(s.device).reportsEnd;
+      waits.push(this.played(s.device, call.seq, (ends ? clips.length * ends.clipMs : durationMs) + v.playedTimeoutMs));
     }
     if (local && v.local && r) waits.push(this.playLocal(call.seq, r, v.local.device, durationMs + v.playedTimeoutMs));
     await Promise.all(waits);
@@ -328,7 +345,8 @@ export class Announcer implements HubModule {
       const p = execFile('aplay', ['-q', '-D', device, '-'], { timeout: timeoutMs, encoding: 'utf8' }, (err, _out, stderr) => {
         if (err) {
           this.stats.localFailures++;
-          this.log.warn({ id, device, err: (stderr || err.message).trim().split('\n')[0] }, 'local audio output failed');
+          const enoent = (err as NodeJS.ErrnoException).code === 'ENOENT';
+          this.log.warn({ id, device, err: enoent ? APLAY_MISSING : (stderr || err.message).trim().split('\n')[0] }, 'local audio output failed');
         }
         done();
       });

@@ -16,6 +16,7 @@ import { checkCenterFile, formatProblem } from '../../config/load.js';
 import type { CenterConfig } from '../../config/schema.js';
 import { composeFor, type Lang } from './announcer.js';
 import { describeProblems, generateDemoPack, VoicePack } from './pack.js';
+import { APLAY_MISSING, findProgram } from './programs.js';
 import { writeWav } from './wav.js';
 import { clipsText } from '../../contract/voice.js';
 
@@ -109,6 +110,10 @@ export async function voiceCommand(args: string[], configFile: (given?: string) 
     case 'play': {
       const c = call();
       if (typeof c === 'number') return c;
+      if (!values.out && !findProgram('aplay')) {
+        console.error(`${APLAY_MISSING}; or write the call to a file: qhub voice play ${positionals[0]} --window ${values.window} --out call.wav`);
+        return 1;
+      }
       const pack = VoicePack.load(packDir);
       if (pack.size === 0) {
         console.error(`${packDir}: no clips (qhub voice pack writes a demo pack)`);
