@@ -13,7 +13,7 @@ import { Backups } from './backup/module.js';
 import { Core } from './core/core.js';
 import { HallLog } from './hall-log.js';
 import { DeviceHub } from './devices/hub.js';
-import { Links } from './devices/link.js';
+import { Links } from './spine/links.js';
 import { MqttBridge } from './forwarder/bridge.js';
 import { BackendApi } from './forwarder/inbound.js';
 import { WebhookForwarder } from './forwarder/webhook.js';

@@ -57,9 +57,10 @@ function open(io: WiredIo): WiredDevice {
   timer.unref();
 
   return {
-    send(leaf, body) {
-      if (leaf !== 'announce') return;
-      const clips = Array.isArray(body.clips) ? (body.clips as { lang: string; id: string }[]) : [];
+    send(m) {
+      if (m.leaf !== 'announce') return;
+      const body = m.body;
+      const clips = body.clips;
       const files: DfClip[] = [];
       for (const c of clips) {
         const f = dfTrackOf(c);

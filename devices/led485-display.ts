@@ -14,6 +14,7 @@
  * power-cycled).
  */
 import { led485Frames, unshowable } from '../drivers/sevenseg.js';
+import type { DisplayMsg } from '../contract/devices.js';
 import type { ModelDefinition, WiredDevice, WiredIo } from './model.js';
 
 export const LED485_DIGITS = 4;
@@ -21,9 +22,9 @@ const REFRESH_MS = 30_000;
 const RETRY_MS = { min: 1000, max: 15_000 };
 
 /** What the display shows for a window view: the ticket at the window, or nothing. */
-export function led485Text(view: Record<string, unknown>): string | null {
-  const state = view.state;
-  return (state === 'called' || state === 'serving') && typeof view.t === 'string' ? view.t : null;
+export function led485Text(view: DisplayMsg): string | null {
+  if (!('w' in view)) return null; // a board's view: not for a window display
+  return (view.state === 'called' || view.state === 'serving') && typeof view.t === 'string' ? view.t : null;
 }
 
 function open(io: WiredIo): WiredDevice {
@@ -92,9 +93,9 @@ function open(io: WiredIo): WiredDevice {
   });
 
   return {
-    send(leaf, body) {
-      if (leaf !== 'display') return;
-      want = led485Text(body);
+    send(m) {
+      if (m.leaf !== 'display') return;
+      want = led485Text(m.body);
       void pump();
     },
     async stop() {

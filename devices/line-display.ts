@@ -17,7 +17,7 @@ export const lineWindowDisplay: ModelDefinition = {
     open: (io) =>
       openLineDevice(io, {
         model: 'line-display',
-        render: (leaf, b) => (leaf === 'display' ? [{ key: 'display', fields: ['D', field(b.w), field(b.state), field(b.t), field(b.flash)] }] : []),
+        render: (m) => (m.leaf === 'display' && 'w' in m.body ? [{ key: 'display', fields: ['D', field(m.body.w), field(m.body.state), field(m.body.t), field(m.body.flash)] }] : []),
       }),
   },
 };
@@ -34,10 +34,11 @@ export const lineBoard: ModelDefinition = {
     open: (io) =>
       openLineDevice(io, {
         model: 'line-board-4row',
-        render(leaf, b) {
-          if (leaf !== 'display') return [];
-          const flash = b.flash as { t: string; w: number; seq: number } | null;
-          const rows = (b.rows as { t: string; w: number }[]).map((r) => `${field(r.t)}:${r.w}`);
+        render(m) {
+          if (m.leaf !== 'display' || !('zone' in m.body)) return [];
+          const b = m.body;
+          const flash = b.flash;
+          const rows = b.rows.map((r) => `${field(r.t)}:${r.w}`);
           return [{ key: 'display', fields: ['B', field(b.zone), flash ? `${field(flash.t)}:${flash.w}:${flash.seq}` : '-', ...rows] }];
         },
       }),

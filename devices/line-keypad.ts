@@ -43,8 +43,9 @@ export const lineKeypad: ModelDefinition = {
           if (c.arg && !value) return { error: `${word} needs a ${c.arg}` };
           return { leaf: 'cmd', body: { cmd: c.cmd, ...(c.arg ? { [c.arg]: value } : {}) } };
         },
-        render(leaf, b) {
-          if (leaf !== 'screen') return [];
+        render(m) {
+          if (m.leaf !== 'screen') return [];
+          const b = m.body;
           return [{ key: 'screen', fields: ['S', field(b.w), field(b.state), field(b.t), field(b.status), field(b.waiting), field(b.served)] }];
         },
       }),

@@ -6,6 +6,7 @@
  * board models (line-*.ts) add what their lines mean.
  */
 import { randomBytes } from 'node:crypto';
+import type { OutMessage } from '../contract/devices.js';
 import { LineReader, lineFrame, MAX_LINE, parseLine } from '../drivers/lines.js';
 import type { InLeaf, WiredDevice, WiredIo } from './model.js';
 
@@ -18,7 +19,7 @@ export interface LineModel {
   /** A request line (already split, after HELLO) → a protocol request, or a refusal. */
   request?(fields: string[]): { leaf: InLeaf; body: Record<string, unknown> } | { error: string };
   /** A hub message → the lines that show it (keyed: only the newest of a key waits while the device is away). */
-  render(leaf: string, body: Record<string, unknown>): { key?: string; fields: (string | number)[] }[];
+  render(m: OutMessage): { key?: string; fields: (string | number)[] }[];
 }
 
 export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
@@ -92,11 +93,11 @@ export function openLineDevice(io: WiredIo, m: LineModel): WiredDevice {
   });
 
   return {
-    send(leaf, body) {
-      const re = numberOf(body.re);
-      if (leaf === 'error') return refuse(re ?? '-', String(body.code ?? 'error'), String(body.message ?? ''));
+    send(msg) {
+      const re = numberOf('re' in msg.body ? msg.body.re : undefined);
+      if (msg.leaf === 'error') return refuse(re ?? '-', msg.body.code, msg.body.message);
       if (re !== undefined) write(['OK', re]);
-      for (const l of m.render(leaf, body)) write(l.fields, l.key);
+      for (const l of m.render(msg)) write(l.fields, l.key);
     },
     async stop() {
       clearInterval(ping);

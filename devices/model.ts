@@ -7,14 +7,11 @@
  */
 import type { Logger } from 'pino';
 import type { DeviceConfig, DeviceKind } from '../config/schema.js';
+import type { InLeaf, OutLeaf, OutMessage, TransportType } from '../contract/devices.js';
 import type { ModbusBus } from '../drivers/modbus.js';
 import type { SerialLine } from '../drivers/serial/line.js';
 
-export type TransportType = DeviceConfig['transport']['type'];
-/** Messages the hub sends a device. */
-export type OutLeaf = 'ticket' | 'screen' | 'display' | 'announce' | 'error';
-/** Requests a device sends the hub (besides its availability, `status`, which every device may send). */
-export type InLeaf = 'press' | 'cmd' | 'played';
+export type { InLeaf, OutLeaf, TransportType };
 
 export interface ModelDefinition {
   model: string;
@@ -87,7 +84,7 @@ export interface WiredIo {
 /** One wired device, opened by its model's codec. */
 export interface WiredDevice {
   /** A message from the hub; never throws (a device that cannot take it reports itself offline). */
-  send(leaf: OutLeaf, body: Record<string, unknown>): void;
+  send(m: OutMessage): void;
   stop(): Promise<void>;
   /** Figures for /health (counters, last error). */
   health?(): Record<string, unknown>;

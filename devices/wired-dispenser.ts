@@ -95,14 +95,14 @@ function open(io: WiredIo): WiredDevice {
 
   panel.start();
   return {
-    send(leaf, body) {
-      if (leaf === 'error') {
-        io.log.info({ code: body.code, message: body.message }, 'press refused by the hub');
+    send(m) {
+      if (m.leaf === 'error') {
+        io.log.info({ code: m.body.code, message: m.body.message }, 'press refused by the hub');
         panel.beep(600);
         return;
       }
-      if (leaf !== 'ticket' || !body.ticket || typeof body.ticket !== 'object') return;
-      const view = body.ticket as TicketView;
+      if (m.leaf !== 'ticket') return;
+      const view = m.body.ticket;
       let bytes = 0;
       panel.beep(80);
       renderer

@@ -12,14 +12,14 @@
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import type { DevicePresence, Presence as PresencePort } from '../../contract/ports.js';
-import { modelOf, type OutLeaf } from '../../devices/index.js';
+import { modelOf } from '../../devices/index.js';
 import type { CoreResult } from '../../contract/ports.js';
 import type { Command, EventBody, StoredEvent, Ticket } from '../../contract/queue.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Bucket } from '../spine/bucket.js';
 import { Throttle } from '../spine/throttle.js';
-import type { DeviceLink, InLeaf, LinkListener } from './link.js';
+import type { DeviceLink, InLeaf, LinkListener, OutLeaf, OutMessage, OutMessages } from '../../contract/devices.js';
 import type { z } from 'zod';
 import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, Status, type ProtocolErrorCode } from '../../contract/protocol.js';
 import { boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
@@ -109,7 +109,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
       const fresh = before.get(d.id) !== JSON.stringify(d);
       if (fresh) this.links.set(d.id, this.ctx.links.link(d));
       const v = this.view(d);
-      if (v) this.send(d, v.leaf, v.view, { force: fresh });
+      if (v) this.send(d, v, { force: fresh });
     }
   }
 
@@ -200,7 +200,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     if (!candidates.some(prints)) return { ok: false, code: 'no_printer', message: named ? `${named.id} is not a dispenser with a printer` : `no dispenser prints ${t.service} tickets` };
     const d = candidates.find((x) => prints(x) && this.presence.has(x.id));
     if (!d) return { ok: false, code: 'offline', message: `${candidates.map((x) => x.id).join(', ')}: offline; print it elsewhere or show it on screen` };
-    this.deliver(d, 'ticket', { v: PROTOCOL_VERSION, re: `hub:print:${++this.prints}:${t.number}`, duplicate: false, ticket: ticketView(this.config, t) });
+    this.deliver(d, { leaf: 'ticket', body: { v: PROTOCOL_VERSION, re: `hub:print:${++this.prints}:${t.number}`, duplicate: false, ticket: ticketView(this.config, t) } });
     this.logOf(d).info({ ticket: t.number }, 'ticket sent to the printer');
     return { ok: true, device: d.id };
   }
@@ -316,13 +316,13 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   refused(d: DeviceConfig, code: ProtocolErrorCode, message?: string): void {
     // The transport logs these itself, counted; a flood must not become a line per message here.
     if (!this.errors.pass(`${d.id}/${code}`).ok) return;
-    this.deliver(d, 'error', { v: PROTOCOL_VERSION, code, message: message ?? ALL_ERRORS[code] });
+    this.deliver(d, { leaf: 'error', body: { v: PROTOCOL_VERSION, code, message: message ?? ALL_ERRORS[code] } });
   }
 
   /** A device (re)connected or subscribed: send it its state again. */
   wantsState(d: DeviceConfig): void {
     const v = this.view(d);
-    if (v) this.send(d, v.leaf, v.view, { force: true });
+    if (v) this.send(d, v, { force: true });
   }
 
   /**
@@ -360,7 +360,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   private error(d: DeviceConfig, re: string | undefined, code: ProtocolErrorCode, message?: string): void {
     this.logOf(d).info({ re, code, message }, 'request refused');
     if (re === undefined && !this.errors.pass(`${d.id}/${code}`).ok) return;
-    this.deliver(d, 'error', { v: PROTOCOL_VERSION, ...(re !== undefined ? { re } : {}), code, message: message ?? ALL_ERRORS[code] });
+    this.deliver(d, { leaf: 'error', body: { v: PROTOCOL_VERSION, ...(re !== undefined ? { re } : {}), code, message: message ?? ALL_ERRORS[code] } });
   }
 
   private fail(d: DeviceConfig, re: string | undefined, r: CoreResult & { ok: false }): void {
@@ -383,7 +383,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     // Every ticket is in the event log; the journal gets the unusual (a repeated press), routine lines at debug.
     if (r.duplicate) this.logOf(d).info({ re, ticket: r.ticket.number }, 'repeated press: same ticket sent again');
     else this.logOf(d).debug({ re, ticket: r.ticket.number }, 'ticket issued');
-    this.deliver(d, 'ticket', { v: PROTOCOL_VERSION, re, duplicate: r.duplicate, ticket: ticketView(this.config, r.ticket) });
+    this.deliver(d, { leaf: 'ticket', body: { v: PROTOCOL_VERSION, re: re ?? p.data.id, duplicate: r.duplicate, ticket: ticketView(this.config, r.ticket) } });
   }
 
   private async command(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): Promise<void> {
@@ -401,7 +401,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
       this.logOf(d).debug({ re, cmd: c.data.cmd, ticket: r.ticket?.number, duplicate: r.duplicate }, 'keypad command');
     }
     // The reply is the keypad's screen after the command, carrying the command's id.
-    this.send(d, 'screen', keypadView(this.core.engine, window), { force: true, re });
+    this.send(d, { leaf: 'screen', view: keypadView(this.core.engine, window) }, { force: true, ...(re !== undefined ? { re } : {}) });
   }
 
   // ------------------------------------------------------------ views
@@ -434,7 +434,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     if (all) return this.refresh(false);
     for (const d of devices) {
       const v = this.view(d);
-      if (v) this.send(d, v.leaf, v.view, { force: false });
+      if (v) this.send(d, v, { force: false });
     }
   }
 
@@ -443,7 +443,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
    * day's calls read again from the log. Tests compare it with what the
    * device was sent, so the incremental path never drifts.
    */
-  recompute(d: DeviceConfig): { leaf: OutLeaf; view: View } | undefined {
+  recompute(d: DeviceConfig): ViewMsg | undefined {
     const fresh = new DeviceHub(this.ctx);
     const day = this.core.engine.state.day;
     if (day) for (const e of this.core.store.eventsOfDay(day)) fresh.track(e);
@@ -456,7 +456,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     if (call) this.lastCallSeq.set(call.w, call.seq);
   }
 
-  private view(d: DeviceConfig): { leaf: OutLeaf; view: View } | undefined {
+  private view(d: DeviceConfig): ViewMsg | undefined {
     switch (d.kind) {
       case 'board':
         return { leaf: 'display', view: boardView(this.config, this.core.engine, this.recent, d) };
@@ -473,26 +473,30 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   private refresh(force: boolean): void {
     for (const d of this.devices) {
       const v = this.view(d);
-      if (v) this.send(d, v.leaf, v.view, { force });
+      if (v) this.send(d, v, { force });
     }
   }
 
-  private send(d: DeviceConfig, leaf: OutLeaf, view: View, o: { force: boolean; re?: string }): void {
-    const key = JSON.stringify(view);
+  private send(d: DeviceConfig, v: ViewMsg, o: { force: boolean; re?: string }): void {
+    const key = JSON.stringify(v.view);
     const last = this.lastSent.get(d.id);
     if (!o.force && last?.key === key) return;
     // The same content keeps its rev; new content gets the next one (starting from the log's seq at start, so revs rarely go back across restarts).
     const rev = last ? (last.key === key ? last.rev : last.rev + 1) : this.revBase + 1;
     this.lastSent.set(d.id, { key, rev });
-    this.deliver(d, leaf, { ...view, rev, ...(o.re ? { re: o.re } : {}) }, true);
+    const m: OutMessage = v.leaf === 'display' ? { leaf: 'display', body: { ...v.view, rev } } : { leaf: 'screen', body: { ...v.view, rev, ...(o.re ? { re: o.re } : {}) } };
+    this.deliver(d, m, true);
   }
 
   /** Hands a message to the device's link, if its model takes that message. */
-  private deliver(d: DeviceConfig, leaf: OutLeaf, body: Record<string, unknown>, retain = false): void {
-    if (!modelOf(d).accepts.includes(leaf)) return;
-    this.links.get(d.id)?.send(leaf, body, { retain });
+  private deliver(d: DeviceConfig, m: OutMessage, retain = false): void {
+    if (!modelOf(d).accepts.includes(m.leaf)) return;
+    this.links.get(d.id)?.send(m, { retain });
   }
 }
+
+/** A device's current view: what a board or window display shows, or a keypad's screen. */
+export type ViewMsg = { leaf: 'display'; view: OutMessages['display'] } | { leaf: 'screen'; view: OutMessages['screen'] };
 
 /** A validated keypad request → the engine command it stands for (none for `screen`, which only asks for the screen). */
 function keypadCommand(k: KeypadCommand, window: number, source: string): Command | undefined {

@@ -9,6 +9,7 @@ import { localTime } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import type { StoredEvent, Ticket } from '../../contract/queue.js';
 import { callOf, zonesOf, type Call } from '../../contract/calls.js';
+import type { BoardDisplay, ScreenMsg, TicketView, WindowDisplay } from '../../contract/devices.js';
 import { PROTOCOL_VERSION } from '../../contract/protocol.js';
 
 export { callOf, zonesOf, type Call };
@@ -41,7 +42,7 @@ export class RecentCalls {
   }
 }
 
-export type View = Record<string, unknown>;
+export type View = BoardDisplay | WindowDisplay | ScreenMsg;
 
 function current(engine: Engine, window: number): Ticket | undefined {
   const id = engine.window(window).current;
@@ -49,7 +50,7 @@ function current(engine: Engine, window: number): Ticket | undefined {
 }
 
 /** Hall board of a zone (or of one window): recent calls and the one to flash. */
-export function boardView(config: CenterConfig, engine: Engine, recent: RecentCalls, device: DeviceConfig): View {
+export function boardView(config: CenterConfig, engine: Engine, recent: RecentCalls, device: DeviceConfig): BoardDisplay {
   const zone = device.bind.zone ?? config.windows.find((w) => w.number === device.bind.window)?.zone ?? 'hall';
   const rows = modelOf(device).rows ?? 4;
   const calls = recent.zone(zone).filter((c) => device.bind.window === undefined || c.w === device.bind.window);
@@ -65,7 +66,7 @@ export function boardView(config: CenterConfig, engine: Engine, recent: RecentCa
 }
 
 /** Small display above one window. */
-export function windowView(engine: Engine, window: number, flashSeq: number | undefined): View {
+export function windowView(engine: Engine, window: number, flashSeq: number | undefined): WindowDisplay {
   const w = engine.window(window);
   const t = current(engine, window);
   return {
@@ -78,7 +79,7 @@ export function windowView(engine: Engine, window: number, flashSeq: number | un
 }
 
 /** A keypad's screen: its window, the citizen at it, how many wait. */
-export function keypadView(engine: Engine, window: number): View {
+export function keypadView(engine: Engine, window: number): ScreenMsg {
   const w = engine.window(window);
   const t = current(engine, window);
   return {
@@ -96,7 +97,7 @@ export function keypadView(engine: Engine, window: number): View {
 }
 
 /** The ticket a dispenser prints. */
-export function ticketView(config: CenterConfig, t: Ticket): View {
+export function ticketView(config: CenterConfig, t: Ticket): TicketView {
   const s = config.services.find((x) => x.id === t.service);
   const local = localTime(t.issuedAt, config.center.timezone);
   return {

@@ -25,7 +25,7 @@ import type { WebSocketServer } from 'ws';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf, type InLeaf, type OutLeaf } from '../../devices/index.js';
 import { PROTOCOL_VERSION, type ProtocolErrorCode } from '../../contract/protocol.js';
-import type { DeviceLink, LinkListener, Transport } from '../devices/link.js';
+import type { DeviceLink, LinkListener, OutMessage, Transport } from '../../contract/devices.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
@@ -142,8 +142,8 @@ export class Broker implements HubModule, Transport {
       // A retained view (screen, display) goes at QoS 0: devices connect with clean sessions and subscribe
       // again on every connect, which brings the retained latest, so QoS 1 would add a PUBACK and the
       // broker's in-flight bookkeeping per message and guard nothing (npm run bench: ~30% of a call's CPU at 50 windows).
-      send: (leaf: OutLeaf, body: Record<string, unknown>, o: { retain?: boolean } = {}) =>
-        void this.publish(devTopic(device.id, leaf), typeof body.path === 'string' ? { ...body, url: this.urlFor(device.id, body.path) } : body, {
+      send: (m: OutMessage, o: { retain?: boolean } = {}) =>
+        void this.publish(devTopic(device.id, m.leaf), m.leaf === 'announce' && m.body.path ? { ...m.body, url: this.urlFor(device.id, m.body.path) } : m.body, {
           retain: !!o.retain,
           qos: o.retain ? 0 : 1,
         }),

@@ -23,7 +23,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
 import { modelOf } from '../../devices/index.js';
-import type { DeviceLink } from '../devices/link.js';
+import type { DeviceLink } from '../../contract/devices.js';
 import { PROTOCOL_VERSION } from '../../contract/protocol.js';
 import { callOf, zonesOf, type Call } from '../../contract/calls.js';
 import type { HubContext } from '../spine/context.js';
@@ -290,7 +290,7 @@ export class Announcer implements HubModule {
     for (const s of mine) {
       // An offline speaker would not hear it; the zone does not wait for it.
       if (!this.isOnline(s.device.id)) continue;
-      s.link.send('announce', body);
+      s.link.send({ leaf: 'announce', body });
       this.stats.sent++;
       // A speaker that reports its real end (a DFPlayer, from its own card) is waited for: the hub's length is a guess for it.
       const ends = modelOf(s.device).reportsEnd;

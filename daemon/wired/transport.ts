@@ -17,7 +17,7 @@ import { modelOf, type InLeaf, type OutLeaf } from '../../devices/index.js';
 import type { WiredCondition, WiredDevice, WiredIo } from '../../devices/model.js';
 import { ModbusBus } from '../../drivers/modbus.js';
 import type { SerialLine } from '../../drivers/serial/line.js';
-import type { DeviceLink, LinkListener, Transport } from '../devices/link.js';
+import type { DeviceLink, LinkListener, OutMessage, Transport } from '../../contract/devices.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 
@@ -84,13 +84,13 @@ export class WiredTransport implements HubModule, Transport {
   link(device: DeviceConfig): DeviceLink {
     return {
       device,
-      send: (leaf: OutLeaf, body: Record<string, unknown>) => {
+      send: (m: OutMessage) => {
         const w = this.opened.get(device.id);
         if (!w) return;
         try {
-          w.send(leaf, body);
+          w.send(m);
         } catch (e) {
-          this.log.error({ device: device.id, leaf, err: (e as Error).message }, 'wired device refused a message');
+          this.log.error({ device: device.id, leaf: m.leaf, err: (e as Error).message }, 'wired device refused a message');
         }
       },
     };

@@ -18,30 +18,14 @@
  * English line under each carries the same figure in Western digits.
  */
 import { createCanvas, GlobalFonts, ImageData, type SKRSContext2D } from '@napi-rs/canvas';
+import type { TicketView } from '../../contract/devices.js';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compactRaster, cut, feed, init, rowBytes, type Bitmap } from '../../drivers/escpos.js';
 
 /** What the hub sends a dispenser for a new ticket (daemon/devices/views.ts ticketView). */
-export interface TicketView {
-  /** The ticket number as called out, e.g. "A042". */
-  t: string;
-  service: string;
-  name: { ar: string; en?: string };
-  center: { ar: string; en?: string };
-  /** Queue day (YYYY-MM-DD); `date` is the local calendar date printed. */
-  day?: string;
-  date: string;
-  /** Local time of issue, "HH:MM". */
-  time: string;
-  /** People waiting before this ticket. */
-  ahead: number;
-  /** Expected wait in whole minutes. */
-  waitMin: number;
-  /** e.g. 'elderly', 'disabled': the ticket goes in the priority queue. */
-  priority?: string;
-}
+export type { TicketView };
 
 /** Which languages to print; names without an English form stay Arabic. */
 export type TicketLang = 'both' | 'ar' | 'en';
