@@ -303,6 +303,8 @@ describe('a center with only wired devices', () => {
     try {
       await until('ld-w2 online', async () => (await device('ld-w2'))?.online === true, 20_000);
       await until('ld-w2 got its window line', () => display.lines.some((l) => /^D 2 \w+ /.test(l)));
+      // The retained status follows presence through the bus: it arrives just after /health says online.
+      await until('ld-w2 online on its status topic', () => status.get('ld-w2')?.state === 'online');
       expect(status.get('ld-w2')).toMatchObject({ state: 'online', via: 'serial' });
     } finally {
       await display.close();
