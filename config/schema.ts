@@ -83,7 +83,7 @@ export const Center = z.strictObject({
         WEEKDAYS.map((d) => [
           d,
           z
-            .union([z.literal('closed'), z.tuple([clock('opening time'), clock('closing time')])], { error: 'must be ["HH:MM", "HH:MM"] (opens, closes) or "closed"' })
+            .union([z.literal('closed'), z.tuple([clock('opening time'), z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, { error: 'must be a closing time "HH:MM", or "24:00" for midnight' })])], { error: 'must be ["HH:MM", "HH:MM"] (opens, closes; "24:00" for midnight) or "closed"' })
             .optional(),
         ]),
       ) as Record<(typeof WEEKDAYS)[number], z.ZodOptional<z.ZodUnion<[z.ZodLiteral<'closed'>, z.ZodTuple<[z.ZodString, z.ZodString]>]>>>,

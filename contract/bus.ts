@@ -6,6 +6,18 @@
 import type { DeviceConfig } from '../config/schema.js';
 import type { Command, StoredEvent } from './queue.js';
 
+/** An alert open now. */
+export interface OpenAlert {
+  /** `<kind>:<device or service>`: the same alert keeps its key until it clears. */
+  alert: string;
+  kind: string;
+  device?: string;
+  service?: string;
+  message: string;
+  /** When it was raised (ISO 8601). */
+  since: string;
+}
+
 /** What travels on the hub's bus. */
 export interface HubEvents {
   /** The events one command (or one rollover) committed, in `seq` order; `command` is absent for a rollover. */
@@ -16,6 +28,8 @@ export interface HubEvents {
   'device.offline': { device: DeviceConfig };
   /** A speaker finished an announcement (`played`, with the announcement's id). */
   'speaker.played': { device: DeviceConfig; id: number | string };
+  /** The open alerts changed (daemon/alerts): the broker keeps them on the retained topic qhub/hub/alerts. */
+  'alerts.changed': { open: OpenAlert[] };
   /** The config was reloaded (SIGHUP, `qhub reload`): what changed, and which changed keys wait for a restart. */
   'config.reloaded': { summary: string; waitForRestart: string[] };
   /** A call is being announced in a zone (browser pages play `path`). */

@@ -108,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
     case 'print-test':
       return printTest(rest);
     case 'reload':
+    case 'alerts':
     case 'status':
     case 'devices':
     case 'queues':

@@ -21,10 +21,11 @@ import { checkCenterFile } from '../config/load.js';
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, notRunning: 3, permission: 4 } as const;
 
-export const CTL_COMMANDS = ['reload', 'status', 'devices', 'queues', 'windows', 'window', 'assign', 'ticket', 'return', 'cancel', 'issue', 'reprint'] as const;
+export const CTL_COMMANDS = ['reload', 'alerts', 'status', 'devices', 'queues', 'windows', 'window', 'assign', 'ticket', 'return', 'cancel', 'issue', 'reprint'] as const;
 
 const HELP: Record<string, string> = {
   reload: 'qhub reload [--json]                       re-read the config file: devices, windows, services, users, voice change live; a bad file is refused',
+  alerts: 'qhub alerts [--json]                       the alerts open now (devices missing or failing in opening hours, queues over threshold)',
   status: 'qhub status [--json]                       the business day, devices online, people waiting, windows open',
   devices: 'qhub devices [--json]                      every device: online or not, since when, why, faults',
   queues: 'qhub queues [--json]                       every service: waiting, longest wait, next numbers',
@@ -151,6 +152,8 @@ function show(action: string, r: unknown): string {
       );
     case 'window':
       return windowLines(x);
+    case 'alerts':
+      return (r as Any[]).length ? table((r as Any[]).map((a) => [a.since, a.kind, a.device ?? a.service, a.message]), ['since', 'kind', 'what', 'message']) : 'no alert open';
     case 'hub.reload':
       return `${x.ok ? 'reloaded' : 'reloaded in part'}: ${x.summary}${x.failed?.length ? `\nnot taken by: ${x.failed.map((f: Any) => `${f.module} (${f.error})`).join(', ')}` : ''}${x.waitForRestart?.length ? `\nthese changes wait for a restart (systemctl restart qhub): ${x.waitForRestart.join(', ')}` : ''}`;
     case 'ticket':
@@ -211,6 +214,8 @@ function parse(cmd: string, pos: string[], opts: { back?: boolean; print?: strin
       return { action: cmd, input: {} };
     case 'reload':
       return { action: 'hub.reload', input: {} };
+    case 'alerts':
+      return { action: 'alerts', input: {} };
     case 'window': {
       const window = windowNo(need(0, 'the window number'));
       const verb = pos[1];

@@ -27,6 +27,7 @@ import { Modules, type HubModule } from './spine/module.js';
 import { Announcer } from './voice/announcer.js';
 import { ApiModule } from './api/module.js';
 import { MetricsModule } from './metrics/module.js';
+import { AlertsModule } from './alerts/module.js';
 import { WiredTransport } from './wired/transport.js';
 
 export interface HubOptions {
@@ -77,8 +78,9 @@ export function createHub(o: HubOptions): Hub {
   const f = config.forward;
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
-  const api = new ApiModule({ ...ctx, print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
-  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  const alerts = new AlertsModule(ctx);
+  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
+  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import type { CenterConfig } from '../../config/schema.js';
+import type { OpenAlert } from '../../contract/bus.js';
 import type { DevicePresence, Presence, ReloadResult } from '../../contract/ports.js';
 import type { Principal, Role, SystemRole } from '../../contract/roles.js';
 import type { CoreResult } from '../../contract/ports.js';
@@ -25,6 +26,8 @@ export interface ActionPorts {
   /** Sends a ticket to a dispenser's printer; the device it went to, or why not. */
   print(ticket: Ticket, device?: string): { ok: true; device: string } | { ok: false; code: 'unknown_device' | 'no_printer' | 'offline'; message: string };
   now(): number;
+  /** The alerts open now. */
+  alerts(): OpenAlert[];
   /** Re-reads the config file and applies what can change live. */
   reload(): Promise<ReloadResult>;
 }
@@ -255,6 +258,14 @@ export const ACTIONS: readonly Action[] = [
     run: (_i, p): ActionResult => ({ ok: true, result: p.presence.list() satisfies DevicePresence[] }),
   }),
 
+  define({
+    name: 'alerts',
+    kind: 'read',
+    summary: 'the alerts open now: devices offline, flapping or faulty in opening hours, queues over their thresholds',
+    input: z.strictObject({}),
+    roles: READERS,
+    run: (_i, p) => ({ ok: true, result: p.alerts() }),
+  }),
   define({
     name: 'hub.reload',
     kind: 'write',

@@ -31,6 +31,7 @@ export interface ApiContext extends Pick<HubContext, 'config' | 'log' | 'dataDir
   core: Pick<HubContext['core'], 'submit' | 'engine' | 'store' | 'clock'>;
   print: ActionPorts['print'];
   reload: ActionPorts['reload'];
+  alerts: ActionPorts['alerts'];
 }
 
 function cookies(header: string | undefined): Map<string, string> {
@@ -67,6 +68,7 @@ export class ApiModule implements HubModule {
       print: ctx.print,
       now: () => core.clock(),
       reload: ctx.reload,
+      alerts: ctx.alerts,
     };
   }
 

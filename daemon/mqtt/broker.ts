@@ -31,7 +31,7 @@ import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { Throttle } from '../spine/throttle.js';
 import { localTime } from '../engine/clock.js';
 import { HEADER_ROOM, PacketGuard } from './guard.js';
-import { devTopic, HUB_STATUS, parseDevTopic, ROOT } from './topics.js';
+import { devTopic, HUB_ALERTS, HUB_STATUS, parseDevTopic, ROOT } from './topics.js';
 
 /**
  * mqtt-packet (Aedes's encoder) fills a cache of 65,536 two-byte buffers for
@@ -217,6 +217,8 @@ export class Broker implements HubModule, Transport {
     const isWired = (d: DeviceConfig) => d.enabled && d.transport.type !== 'mqtt';
     for (const d of this.config.devices.filter(isWired)) wiredStatus(d, { state: 'offline' });
     this.unsubscribe.push(
+      // Dashboards read the open alerts from one retained topic.
+      this.ctx.bus.on('alerts.changed', this.name, ({ open }) => void this.publish(HUB_ALERTS, { v: PROTOCOL_VERSION, open }, { retain: true })),
       this.ctx.bus.on('device.online', this.name, ({ device, model, fw, faults }) => {
         if (isWired(device)) wiredStatus(device, { state: 'online', ...(model ? { model } : {}), ...(fw ? { fw } : {}), ...(faults?.length ? { faults } : {}) });
       }),

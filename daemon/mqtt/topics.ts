@@ -17,6 +17,8 @@
  */
 export const ROOT = 'qhub';
 export const HUB_STATUS = `${ROOT}/hub/status`;
+/** The open alerts (retained): {v, open: [{alert, kind, device?, service?, message, since}]}. */
+export const HUB_ALERTS = `${ROOT}/hub/alerts`;
 
 export const devTopic = (id: string, leaf: string) => `${ROOT}/dev/${id}/${leaf}`;
 
