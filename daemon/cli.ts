@@ -19,6 +19,7 @@ const USAGE = `usage:
   qhub start [--config FILE] [--data DIR]       run the hub
   qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
   qhub status | devices | queues | windows       what the running hub sees (qhub window N next: act for a dead keypad; qhub help ctl)
+  qhub logs [--device ID] [--level warn] [-f]    the journal made readable (or --file FILE)
   qhub user add|remove|list ...                 people who log in to the API and pages (qhub user --help)
   qhub voice text|play|check|pack ...           what a call says, how it sounds, what the clip pack lacks (qhub voice for details)
   qhub backup [--out FILE]                      a checked copy of the event store (safe while the hub runs)
@@ -127,6 +128,8 @@ async function main(argv: string[]): Promise<number> {
       const { userCommand } = await import('./api/cli-user.js');
       return userCommand(rest, configPath);
     }
+    case 'logs':
+      return (await import('./logs-cli.js')).logsCommand(rest);
     case 'report':
       return (await import('./reports/cli.js')).reportCommand(rest, configPath);
     case 'backup':

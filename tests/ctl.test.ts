@@ -4,6 +4,7 @@
  * stopped one, over the daemon's local socket.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLI, connectDevice, exampleSecrets, startHub, testCenter, type RunningHub } from './helpers/hub.js';
@@ -105,5 +106,30 @@ describe('qhub on the command line, with the hub stopped', () => {
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/the hub is not running/);
     expect(r.err).toMatch(/systemctl start qhub/);
+  });
+});
+
+describe('qhub logs', () => {
+  it('makes JSON log lines readable, keeps one device’s lines and a level and above, and passes other lines through', () => {
+    const { dir } = testCenter();
+    const file = join(dir, 'hub.log');
+    const t = Date.parse('2026-11-24T08:00:00Z');
+    const lines = [
+      { level: 30, time: t, mod: 'hall-log', device: 'kp-3', msg: 'A042 → window 3, by kp-3' },
+      { level: 40, time: t + 1000, mod: 'devices', device: 'kp-3', msg: 'request refused' },
+      { level: 50, time: t + 2000, mod: 'wired', device: 'disp-w', msg: 'ticket A043 was issued but not printed' },
+      { level: 20, time: t + 3000, mod: 'mqtt', msg: 'client connected' },
+    ].map((l) => JSON.stringify(l));
+    writeFileSync(file, `${lines.join('\n')}\nnot a json line\n`);
+    const all = spawnSync(process.execPath, [CLI, 'logs', '--file', file], { encoding: 'utf8' });
+    expect(all.status).toBe(0);
+    expect(all.stdout).toMatch(/INFO.*A042 → window 3, by kp-3/);
+    expect(all.stdout).toMatch(/not a json line/);
+    expect(all.stdout).not.toMatch(/"level"/);
+    const kp3 = spawnSync(process.execPath, [CLI, 'logs', '--file', file, '--device', 'kp-3', '--level', 'warn'], { encoding: 'utf8' });
+    expect(kp3.stdout.trim().split('\n')).toHaveLength(1);
+    expect(kp3.stdout).toMatch(/WARN.*request refused/);
+    const bad = spawnSync(process.execPath, [CLI, 'logs', '--level', 'loud'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
   });
 });
