@@ -272,6 +272,8 @@ export const Tls = z.strictObject({
 export const Hub = z
   .strictObject({
     dataDir: z.string().min(1).optional().meta(RESTART),
+    /** Log levels per module, e.g. {mqtt: debug, wired: warn} (QHUB_LOG_LEVEL=info,mqtt=debug wins over it). At start. */
+    logLevels: z.record(z.string().regex(/^[a-z][a-z-]*$/, { error: 'must be a module name, e.g. mqtt' }), z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'must be trace, debug, info, warn, error, fatal or silent' })).default({}),
     /** The local command socket of the technician's command line (default <dataDir>/qhub.sock; mode 0660). */
     socket: z.string().min(1).max(100).optional().meta(RESTART),
     mqtt: z

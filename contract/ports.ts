@@ -64,6 +64,12 @@ export interface DevicePresence {
   bind: { window?: number; services?: string[]; zone?: string };
 }
 
+/** What an action of the command table (daemon/api/actions.ts) came to. */
+export type ActionResult = { ok: true; result: unknown } | { ok: false; status: number; error: string; message: string };
+
+/** Runs one action of the command table as a principal (validation, roles, the action): the backend's transports use it. */
+export type RunAction = (name: string, input: unknown, who: import('./roles.js').Principal) => Promise<ActionResult>;
+
 /** What a config reload changed (config/changes.ts computes it). */
 export interface Changes {
   /** Keys marked RESTART whose value changed: kept as they run until a restart. */

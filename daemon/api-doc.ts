@@ -41,6 +41,12 @@ const SCRIPT: { action: string; as: string; input?: Record<string, unknown> }[] 
   { action: 'windows.callInquiry', as: 'supervisor', input: { window: 7, inquiry: '2026-7781' } },
   { action: 'tickets.cancel', as: 'supervisor', input: { ticket: 'A002', reason: 'left the center' } },
   { action: 'tickets.reprint', as: 'reception', input: { ticket: 'B001' } },
+  { action: 'backend.attach', as: 'backend', input: { id: 'att-77', ticket: 'A001', requestId: 'REQ-2026-77' } },
+  { action: 'backend.feesSet', as: 'backend', input: { id: 'fees-77', requestId: 'REQ-2026-77' } },
+  { action: 'backend.ready', as: 'backend', input: { id: 'ready-12', inquiry: '2026-88412', requestId: 'REQ-2026-12' } },
+  { action: 'backend.cancel', as: 'backend', input: { id: 'cancel-3', ticket: 'A003', reason: 'duplicate request' } },
+  { action: 'hub.reload', as: 'supervisor' },
+  { action: 'alerts', as: 'viewer' },
   { action: 'status', as: 'viewer' },
   { action: 'windows', as: 'viewer' },
   { action: 'window', as: 'viewer', input: { window: 2 } },
@@ -77,11 +83,19 @@ export async function renderApiDoc(): Promise<string> {
       ]),
     );
     const file = join(dir, 'center.yaml');
+    doc.set('forward', doc.createNode({ inbound: { token: 'doc-backend-token' } }));
     writeFileSync(file, doc.toString());
     writeFileSync(join(dir, 'center.example.secrets.yaml'), readFileSync(EXAMPLE_CONFIG.replace(/\.yaml$/, '.secrets.yaml')));
     const center = loadCenter(file, { QHUB_SUPERVISOR_SECRET: 'doc-secret-1234' });
     let now = T0;
-    const hub = createHub({ center, dataDir: join(dir, 'data'), log: pino({ level: 'silent' }), version: 'doc', clock: () => now });
+    const hub = createHub({
+      center,
+      dataDir: join(dir, 'data'),
+      log: pino({ level: 'silent' }),
+      version: 'doc',
+      clock: () => now,
+      reload: () => hub.applyConfig(loadCenter(file, { QHUB_SUPERVISOR_SECRET: 'doc-secret-1234' })),
+    });
     await hub.start();
     const base = `http://127.0.0.1:${hub.http.port}`;
     const tokens: Record<string, string> = {};
@@ -97,17 +111,20 @@ export async function renderApiDoc(): Promise<string> {
         const a = ACTIONS.find((x) => x.name === step.action)!;
         const input = step.input ?? {};
         const qs = new URLSearchParams(Object.entries(input).map(([k, v]): [string, string] => [k, String(v)])).toString();
-        const path = `/api/v1/${a.name}${a.kind === 'read' && qs ? `?${qs}` : ''}`;
+        // The backend's actions come through its own door: POST /api/v1/commands with its token and {"cmd", ...}.
+        const backend = step.as === 'backend';
+        const path = backend ? '/api/v1/commands' : `/api/v1/${a.name}${a.kind === 'read' && qs ? `?${qs}` : ''}`;
+        const body = backend ? { cmd: a.name.slice('backend.'.length), ...input } : input;
         const r = await fetch(base + path, {
           method: a.kind === 'read' ? 'GET' : 'POST',
-          headers: { authorization: `Bearer ${tokens[step.as]}`, 'content-type': 'application/json' },
-          ...(a.kind === 'write' ? { body: JSON.stringify(input) } : {}),
+          headers: { authorization: `Bearer ${backend ? 'doc-backend-token' : tokens[step.as]}`, 'content-type': 'application/json' },
+          ...(a.kind === 'write' ? { body: JSON.stringify(body) } : {}),
         });
         const answer = (await r.json()) as unknown;
         if (!captured.has(a.name))
           captured.set(a.name, {
-            as: `${names[step.as as keyof typeof names]} (${people[step.as as keyof typeof people]})`,
-            request: a.kind === 'read' ? `GET ${path}` : `POST ${path}\n${JSON.stringify(input)}`,
+            as: backend ? 'the backend (forward.inbound.token)' : `${names[step.as as keyof typeof names]} (${people[step.as as keyof typeof people]})`,
+            request: a.kind === 'read' ? `GET ${path}` : `POST ${path}\n${JSON.stringify(body)}`,
             status: r.status,
             answer,
           });
@@ -155,6 +172,10 @@ its clock set to 2026-11-24 08:05 Cairo time and no device connected.
   and the service's group) serves the same actions to the technician's command
   line, one JSON object a line: \`{"id": 1, "action": "windows.next", "input":
   {"window": 3}, "as": "<login>"}\` → \`{"id": 1, "ok": true, "result": {...}}\`.
+- **The backend's commands** (\`backend.attach\`, \`feesSet\`, \`ready\`, \`cancel\`) are actions of
+  the same table, reached through the backend's own door: \`POST /api/v1/commands\`
+  with \`Authorization: Bearer <forward.inbound.token>\` and \`{"cmd": "attach", "id": ...}\`
+  (or the upstream broker's commands topic); answers and codes are in \`docs/EVENTS.md\`.
 - Every write is recorded in the event log and forwarded to the backend with
   the person as \`source\` (\`cli:<login>\` from the socket). A write may carry an
   \`id\`: the same id again returns the first answer (\`"duplicate": true\`) and

@@ -25,6 +25,7 @@ import { Bus } from './spine/bus.js';
 import type { HubContext, HubEvents } from './spine/context.js';
 import { Modules, type HubModule } from './spine/module.js';
 import { Announcer } from './voice/announcer.js';
+import { runAction } from './api/actions.js';
 import { ApiModule } from './api/module.js';
 import { MetricsModule } from './metrics/module.js';
 import { AlertsModule } from './alerts/module.js';
@@ -69,7 +70,7 @@ export function createHub(o: HubOptions): Hub {
   core = new Core({ config, dataDir: o.dataDir, log: o.log.child({ mod: 'core' }), bus, ...(o.clock ? { clock: o.clock } : {}) });
   const http = new HttpModule({ config, log: o.log, version: o.version, modules, bus });
   // The ports every module may be handed; the presence port is the device hub, made next.
-  const ctx: HubContext = { config, secrets, log: o.log, version: o.version, dataDir: o.dataDir, core, bus, links: new Links(), modules, routes: http, presence: undefined! };
+  const ctx: HubContext = { config, secrets, log: o.log, version: o.version, dataDir: o.dataDir, core, bus, links: new Links(), modules, routes: http, presence: undefined!, actions: undefined! };
   const devices = new DeviceHub(ctx);
   ctx.presence = devices;
   const broker = new Broker(ctx, { http: http.server });
@@ -80,6 +81,8 @@ export function createHub(o: HubOptions): Hub {
   const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
   const alerts = new AlertsModule(ctx);
   const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
+  // The backend's commands (HTTP and the upstream broker) go through the same table as people's.
+  ctx.actions = (name, input, who) => runAction(name, input, who, api.ports);
   for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {

@@ -63,7 +63,7 @@ function checkInstallation(center: LoadedCenter, log: Logger): boolean {
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
-  const log = createLogger({ pretty: opts.pretty });
+  let log = createLogger({ pretty: opts.pretty });
   let center: LoadedCenter;
   try {
     center = loadCenter(opts.configFile);
@@ -73,6 +73,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     log.fatal({ mod: 'config', file: e.file }, 'the config file has problems: fix them (qhub check-config shows them all) and start again');
     return 1;
   }
+  // The config's levels per module (QHUB_LOG_LEVEL still wins).
+  if (Object.keys(center.config.hub.logLevels).length) log = createLogger({ pretty: opts.pretty, modules: center.config.hub.logLevels });
   for (const w of center.warnings) log.warn({ mod: 'config', file: w.file, line: w.line, path: w.path }, formatProblem(w));
   if (!checkInstallation(center, log)) return 1;
   const config = center.config;

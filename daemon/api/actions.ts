@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { CenterConfig } from '../../config/schema.js';
 import type { OpenAlert } from '../../contract/bus.js';
-import type { DevicePresence, Presence, ReloadResult } from '../../contract/ports.js';
+import type { ActionResult, DevicePresence, Presence, ReloadResult } from '../../contract/ports.js';
 import type { Principal, Role, SystemRole } from '../../contract/roles.js';
 import type { CoreResult } from '../../contract/ports.js';
 import type { Engine } from '../engine/engine.js';
@@ -32,7 +32,7 @@ export interface ActionPorts {
   reload(): Promise<ReloadResult>;
 }
 
-export type ActionResult = { ok: true; result: unknown } | { ok: false; status: number; error: string; message: string };
+export type { ActionResult };
 
 export type AnyRole = Role | SystemRole;
 
@@ -82,6 +82,16 @@ const serviceId = z.string().min(1).max(48).describe('service id');
 const W = <T extends z.ZodRawShape>(shape: T) => z.strictObject({ window: windowNo, id: reqId, ...shape });
 
 const ALL_STAFF: readonly AnyRole[] = ['supervisor', 'technician'];
+/** The backend's commands: its token, and the technician (to repair a link by hand). */
+const BACKEND: readonly AnyRole[] = ['backend', 'technician'];
+const backendId = z.string().min(1).max(64).describe('the command’s id: the same id again returns the first answer');
+const requestIdIn = z.string().min(1).max(64);
+const inquiryIn = z.string().min(1).max(24);
+
+/** The first service of the first window of a kind: where "fees set" and "ready" send a citizen by default. */
+function serviceOfKind(config: CenterConfig, kind: string): string | undefined {
+  return config.windows.find((w) => w.kind === kind)?.services[0];
+}
 const WINDOW_ROLES: readonly AnyRole[] = ['supervisor', 'clerk', 'technician'];
 const READERS: readonly AnyRole[] = ['supervisor', 'clerk', 'reception', 'viewer', 'technician'];
 
@@ -158,7 +168,8 @@ async function exec(p: ActionPorts, who: Principal, cmd: Command, id: string | u
     ok: true,
     result: {
       duplicate: r.duplicate,
-      seq: r.events.at(-1)?.seq ?? p.seq(),
+      // null: nothing new was written (a repeated id).
+      seq: r.events.at(-1)?.seq ?? null,
       events: r.events.map((e) => e.type),
       ...(r.ticket ? { ticket: ticketOut(r.ticket, p.engine(), p.now()) } : {}),
       ...(window !== undefined ? { window: windowOut(window, p) } : {}),
@@ -346,6 +357,54 @@ export const ACTIONS: readonly Action[] = [
     roles: ALL_STAFF,
     run: (i, p, who) => exec(p, who, { type: 'assign', window: i.window, services: i.services }, i.id, i.window),
     example: { window: 2, services: ['treasury', 'intake'] },
+  }),
+
+  // The request-tracking backend (POST /api/v1/commands with its token, or the upstream broker's commands topic)
+  define({
+    name: 'backend.attach',
+    kind: 'write',
+    summary: 'the backend links a ticket to its request: request id and/or inquiry number',
+    input: z.strictObject({ id: backendId, ticket: ticketRef, requestId: requestIdIn.optional(), inquiry: inquiryIn.optional() }),
+    roles: BACKEND,
+    run: (i, p, who) => exec(p, who, { type: 'attach', ticket: i.ticket, ...(i.requestId ? { requestId: i.requestId } : {}), ...(i.inquiry ? { inquiry: i.inquiry } : {}) }, i.id),
+    example: { id: 'att-77', ticket: 'A001', requestId: 'REQ-2026-77' },
+  }),
+  define({
+    name: 'backend.feesSet',
+    kind: 'write',
+    summary: 'fees are set: the citizen now waits for the treasury (the first treasury window’s first service unless `service` says)',
+    input: z
+      .strictObject({ id: backendId, ticket: ticketRef.optional(), requestId: requestIdIn.optional(), inquiry: inquiryIn.optional(), service: serviceId.optional() })
+      .refine((c) => [c.ticket, c.requestId, c.inquiry].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of "ticket", "requestId" or "inquiry"' }),
+    roles: BACKEND,
+    run: (i, p, who) => {
+      const s = i.service ?? serviceOfKind(p.config, 'treasury');
+      if (!s) return { ok: false, status: 422, error: 'invalid_command', message: 'this center has no treasury window: give "service"' };
+      return exec(p, who, { type: 'requeue', service: s, ...(i.ticket ? { ticket: i.ticket } : {}), ...(i.requestId ? { requestId: i.requestId } : {}), ...(i.inquiry ? { inquiry: i.inquiry } : {}) }, i.id);
+    },
+    example: { id: 'fees-77', requestId: 'REQ-2026-77' },
+  }),
+  define({
+    name: 'backend.ready',
+    kind: 'write',
+    summary: 'the request is done: a delivery window will call the citizen (today’s active ticket keeps its number; otherwise the inquiry number is called)',
+    input: z.strictObject({ id: backendId, inquiry: inquiryIn, requestId: requestIdIn.optional(), service: serviceId.optional() }),
+    roles: BACKEND,
+    run: (i, p, who) => {
+      const s = i.service ?? serviceOfKind(p.config, 'delivery');
+      if (!s) return { ok: false, status: 422, error: 'invalid_command', message: 'this center has no delivery window: give "service"' };
+      return exec(p, who, { type: 'enqueueInquiry', service: s, inquiry: i.inquiry, ...(i.requestId ? { requestId: i.requestId } : {}) }, i.id);
+    },
+    example: { id: 'ready-12', inquiry: '2026-88412', requestId: 'REQ-2026-12' },
+  }),
+  define({
+    name: 'backend.cancel',
+    kind: 'write',
+    summary: 'the backend cancels a ticket',
+    input: z.strictObject({ id: backendId, ticket: ticketRef, reason: z.string().max(120).optional() }),
+    roles: BACKEND,
+    run: (i, p, who) => exec(p, who, { type: 'cancel', ticket: i.ticket, ...(i.reason ? { reason: i.reason } : {}) }, i.id),
+    example: { id: 'cancel-3', ticket: 'A003', reason: 'duplicate request' },
   }),
 
   // Tickets

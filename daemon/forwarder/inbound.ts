@@ -14,48 +14,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { INBOUND_TOKEN } from '../../config/load.js';
-import type { CenterConfig } from '../../config/schema.js';
-import type { CoreResult } from '../../contract/ports.js';
-import { describeIssues } from '../../contract/protocol.js';
-import type { Command, ErrorCode } from '../../contract/queue.js';
 import type { HttpRequest } from '../../contract/ports.js';
+import type { Principal } from '../../contract/roles.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 
-const id = z.string().min(1).max(64);
-const ticket = z.string().min(1).max(32);
-const requestId = z.string().min(1).max(64);
-const inquiry = z.string().min(1).max(24);
-const service = z.string().min(1).max(48);
-
-export const BackendCommand = z.discriminatedUnion('cmd', [
-  z.strictObject({ v: z.literal(1).optional(), id, cmd: z.literal('attach'), ticket, requestId: requestId.optional(), inquiry: inquiry.optional() }),
-  z
-    .strictObject({ v: z.literal(1).optional(), id, cmd: z.literal('feesSet'), ticket: ticket.optional(), requestId: requestId.optional(), inquiry: inquiry.optional(), service: service.optional() })
-    .refine((c) => [c.ticket, c.requestId, c.inquiry].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of "ticket", "requestId" or "inquiry"' }),
-  z.strictObject({ v: z.literal(1).optional(), id, cmd: z.literal('ready'), inquiry, requestId: requestId.optional(), service: service.optional() }),
-  z.strictObject({ v: z.literal(1).optional(), id, cmd: z.literal('cancel'), ticket, reason: z.string().max(120).optional() }),
-]);
-export type BackendCommand = z.infer<typeof BackendCommand>;
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  unknown_ticket: 404,
-  unknown_service: 404,
-  wrong_state: 409,
-  window_busy: 409,
-  same_service: 409,
-  invalid_command: 422,
-  storage_failed: 503,
-};
-
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
-/** The first service of the first window of a kind: where "fees set" and "ready" send a citizen by default. */
-function serviceOfKind(config: CenterConfig, kind: string): string | undefined {
-  return config.windows.find((w) => w.kind === kind)?.services[0];
-}
 
 export class BackendApi implements HubModule {
   readonly name = 'backend-api';
@@ -107,55 +73,43 @@ function refusal(code: number, error: string, message: string, re?: string): { c
   return { code, body: { v: 1, ...(re ? { re } : {}), error, message } };
 }
 
+/** The backend's commands, each an action of the command table (`backend.<cmd>`). */
+export const BACKEND_COMMANDS = ['attach', 'feesSet', 'ready', 'cancel'] as const;
+
+const BACKEND: Principal = { name: 'backend', role: 'backend', via: 'token' };
+
 /**
  * One backend command from its raw text, whatever carried it (HTTP here, the
- * upstream MQTT bridge too): parsed, turned into an engine command with
- * `source: backend`, run, and answered with an HTTP-like status and a body.
+ * upstream MQTT bridge too): the envelope checked (`cmd`, `v`), then run as
+ * the action `backend.<cmd>` of the command table as the backend
+ * (`source: backend`), and answered with an HTTP-like status and a body.
  */
-export async function runBackendCommand(ctx: Pick<HubContext, 'config' | 'core'>, text: string): Promise<{ code: number; body: Record<string, unknown> }> {
+export async function runBackendCommand(ctx: Pick<HubContext, 'actions'>, text: string): Promise<{ code: number; body: Record<string, unknown> }> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return refusal(400, 'bad_json', 'the body must be one JSON object');
   }
-  const re = json && typeof json === 'object' && typeof (json as { id?: unknown }).id === 'string' ? (json as { id: string }).id : undefined;
-  const parsed = BackendCommand.safeParse(json);
-  if (!parsed.success) return refusal(400, 'bad_payload', describeIssues(parsed.error), re);
-  const cmd = toCommand(ctx.config, parsed.data);
-  if ('error' in cmd) return refusal(422, 'invalid_command', cmd.error, re);
-  const r: CoreResult = await ctx.core.submit(cmd);
-  if (!r.ok) return refusal(STATUS[r.error.code] ?? 422, r.error.code, r.error.message, re);
-  const t = r.ticket;
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return refusal(400, 'bad_payload', 'the body must be one JSON object');
+  const { cmd, v, ...input } = json as Record<string, unknown>;
+  const re = typeof input.id === 'string' ? input.id : undefined;
+  if (typeof cmd !== 'string' || !(BACKEND_COMMANDS as readonly string[]).includes(cmd))
+    return refusal(400, 'bad_payload', `cmd: must be one of ${BACKEND_COMMANDS.join(', ')}`, re);
+  if (v !== undefined && v !== 1) return refusal(400, 'bad_payload', 'v: this hub speaks version 1', re);
+  const r = await ctx.actions(`backend.${cmd}`, input, BACKEND);
+  if (!r.ok) return refusal(r.status, r.error === 'bad_input' ? 'bad_payload' : r.error, r.message, re);
+  const res = r.result as { duplicate: boolean; seq: number | null; ticket?: { id: string; number: string; service: string; status: string; requestId?: string; inquiry?: string } };
+  const t = res.ticket;
   return {
     code: 200,
     body: {
       v: 1,
-      re: parsed.data.id,
+      re,
       ok: true,
-      duplicate: r.duplicate,
+      duplicate: res.duplicate,
       ...(t ? { ticket: { id: t.id, t: t.number, service: t.service, status: t.status, ...(t.requestId ? { requestId: t.requestId } : {}), ...(t.inquiry ? { inquiry: t.inquiry } : {}) } } : {}),
-      seq: r.events.at(-1)?.seq ?? null,
+      seq: res.seq,
     },
   };
-}
-
-function toCommand(config: CenterConfig, c: BackendCommand): Command | { error: string } {
-  const ref = { source: 'backend', id: c.id };
-  switch (c.cmd) {
-    case 'attach':
-      return { type: 'attach', ticket: c.ticket, ...(c.requestId ? { requestId: c.requestId } : {}), ...(c.inquiry ? { inquiry: c.inquiry } : {}), ...ref };
-    case 'feesSet': {
-      const s = c.service ?? serviceOfKind(config, 'treasury');
-      if (!s) return { error: 'this center has no treasury window: give "service"' };
-      return { type: 'requeue', service: s, ...(c.ticket ? { ticket: c.ticket } : {}), ...(c.requestId ? { requestId: c.requestId } : {}), ...(c.inquiry ? { inquiry: c.inquiry } : {}), ...ref };
-    }
-    case 'ready': {
-      const s = c.service ?? serviceOfKind(config, 'delivery');
-      if (!s) return { error: 'this center has no delivery window: give "service"' };
-      return { type: 'enqueueInquiry', service: s, inquiry: c.inquiry, ...(c.requestId ? { requestId: c.requestId } : {}), ...ref };
-    }
-    case 'cancel':
-      return { type: 'cancel', ticket: c.ticket, ...(c.reason ? { reason: c.reason } : {}), ...ref };
-  }
 }

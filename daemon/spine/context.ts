@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
-import type { Presence, Routes } from '../../contract/ports.js';
+import type { Presence, Routes, RunAction } from '../../contract/ports.js';
 import type { Links } from './links.js';
 import type { HubEvents } from '../../contract/bus.js';
 import type { CoreResult } from '../../contract/ports.js';
@@ -54,4 +54,6 @@ export interface HubContext {
   routes: Routes;
   /** Who is online (the device hub's record). */
   presence: Presence;
+  /** The command table (daemon/api): runs an action as a principal; the backend's transports go through it. */
+  actions: RunAction;
 }
