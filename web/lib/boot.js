@@ -29,8 +29,8 @@ export function applyLang(l) {
 /** A {ar, en} name in the language shown. */
 export function nameIn(n, lang) {
   if (!n) return '';
-  if (typeof n === 'string') return n;
-  return (lang === 'en' && n.en) || n.ar || n.en || '';
+  const text = typeof n === 'string' ? n : (lang === 'en' && n.en) || n.ar || n.en || '';
+  return digits(text, lang);
 }
 
 export function mount(App, fixedLang) {

@@ -8,7 +8,7 @@ export function Bar({ title, user, onLang }) {
   const other = lang === 'ar' ? 'en' : 'ar';
   const hasEn = (boot.languages || []).includes('en');
   return html`<div class="bar" role="banner">
-    <h1>${title} · ${nameIn(boot.center, lang)}</h1>
+    <h1>${title} — ${nameIn(boot.center, lang)}</h1>
     ${hasEn && html`<button class="link" lang=${other} onClick=${() => { setLang(other); onLang && onLang(); }}>${other === 'en' ? 'English' : 'العربية'}</button>`}
     ${user && html`<span>${user.name}</span><button class="link" onClick=${logout}>${t('logout')}</button>`}
   </div>`;

@@ -61,7 +61,7 @@ function Dashboard() {
       ${lost && html`<p class="card error" role="status">${t('lost')}</p>`}
       <p role="status" id="msg" class=${msg.bad ? 'error' : 'ok'}>${msg.text}</p>
       <div class="grid">
-        <section class="card"><h2>${t('queues')} <small class="muted">· ${t('live')}</small></h2>
+        <section class="card"><h2>${t('queues')} <small class="muted">— ${t('live')}</small></h2>
           <table id="queues"><thead><tr><th>${t('service')}</th><th>${t('waiting')}</th><th>${t('longest')}</th></tr></thead>
           <tbody>${d.queues.map((q) => html`<tr data-service=${q.service}><td>${nameIn(q.name, lang)}</td><td><b>${digits(q.waiting, lang)}</b></td><td>${digits(q.longestWaitMin, lang)}</td></tr>`)}</tbody></table>
         </section>
@@ -73,7 +73,7 @@ function Dashboard() {
       <section class="card"><h2>${t('windows')}</h2>
         <table id="windows"><thead><tr><th>${t('window')}</th><th>${t('status')}</th><th>${t('current')}</th><th>${t('waiting')}</th><th>${t('served')}</th><th></th></tr></thead>
         <tbody>${d.windows.map((w) => html`<tr data-window=${w.number}>
-          <td>${digits(w.number, lang)} · ${nameIn(w.name, lang)}</td>
+          <td>${digits(w.number, lang)} — ${nameIn(w.name, lang)}</td>
           <td><span class=${`pill ${w.status}`}>${t(`st_${w.status}`)}</span>${w.reason ? ` (${w.reason})` : ''}</td>
           <td dir="ltr">${w.current ? digits(w.current.number, lang) : '—'}</td>
           <td>${digits(w.waiting, lang)}</td><td>${digits(w.served, lang)}</td>

@@ -143,10 +143,10 @@ function Hall() {
   const dateEn = en ? new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', timeZone: tz }).format(now) : '';
   const newest = shown ? key(shown) : rows[0] && key(rows[0]);
   return html`<div class="hall" data-connected=${connected}>
-    ${!connected && html`<div class="banner" role="status" id="reconnecting">جار إعادة الاتصال… ${en ? ' · Reconnecting…' : ''}</div>`}
+    ${!connected && html`<div class="banner" role="status" id="reconnecting">جار إعادة الاتصال… ${en ? ' — Reconnecting…' : ''}</div>`}
     <header>
       <div class="name">${nameIn(boot.center, 'ar')}${en && html`<small lang="en">${boot.center.en}</small>`}</div>
-      <div class="clock"><b>${clock}</b><span>${date}${en ? ` · ${dateEn}` : ''}</span></div>
+      <div class="clock"><b>${clock}</b><span>${date}</span>${en && html`<span lang="en" class="en-date">${dateEn}</span>`}</div>
     </header>
     <div class="body">
       <section class=${`now${shown && shown.fresh ? ' fresh' : ''}`} id="now" aria-live="assertive" key=${shown ? key(shown) + s.shownAt : 'idle'}>
@@ -154,7 +154,7 @@ function Hall() {
           ? html`<div class="lbl">رقم التذكرة${en && html`<small lang="en">Ticket</small>`}</div>
               <div class="t" id="now-t">${digits(shown.t)}</div>
               <div class="lbl">يتوجه إلى${en && html`<small lang="en">please go to</small>`}</div>
-              <div class="w" id="now-w">شباك ${digits(shown.w)}${en ? html` <small lang="en">· Window ${shown.w}</small>` : ''}</div>`
+              <div class="w" id="now-w">شباك ${digits(shown.w)}</div>${en && html`<div class="lbl" lang="en">Window ${shown.w}</div>`}`
           : html`<div class="idle">أهلا بكم${en && html`<br /><span lang="en">Welcome</span>`}</div>`}
       </section>
       <section class="list">
@@ -167,7 +167,7 @@ function Hall() {
       </section>
     </div>
     <footer id="waiting">
-      ${info && info.services.map((x) => html`<div class="svc" data-service=${x.id}>${nameIn(x.name, 'ar')}<b>${digits(x.waiting)}</b>${en && html`<small lang="en">${x.name.en} · waiting</small>`}</div>`)}
+      ${info && info.services.map((x) => html`<div class="svc" data-service=${x.id}>${nameIn(x.name, 'ar')}<b>${digits(x.waiting)}</b>${en && html`<small lang="en">${x.name.en}: waiting</small>`}</div>`)}
     </footer>
     ${needTap && html`<button class="sound" onClick=${() => setNeedTap(false)}>اضغط لتشغيل الصوت${en ? ' · Tap to enable sound' : ''}</button>`}
     ${problem && html`<div class="problem">${problem}</div>`}

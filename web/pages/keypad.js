@@ -72,7 +72,7 @@ function Keypad() {
       ${user && !windows.length && html`<p class="card error">${t('noWindows')}</p>`}
       ${windows.length > 1 && html`<div class="tabs" role="tablist">${windows.map((x) => html`<button class="btn alt" role="tab" aria-selected=${x.number === sel} onClick=${() => setSel(x.number)}>${t('window')} ${digits(x.number, lang)}</button>`)}</div>`}
       ${w && html`<section class="card" aria-live="polite" data-window=${w.number}>
-        <h2>${t('window')} ${digits(w.number, lang)} · ${nameIn(w.name, lang)} <span class=${`pill ${w.status}`}>${t(`st_${w.status}`)}${w.reason ? ` (${w.reason})` : ''}</span></h2>
+        <h2>${t('window')} ${digits(w.number, lang)} — ${nameIn(w.name, lang)} <span class=${`pill ${w.status}`}>${t(`st_${w.status}`)}${w.reason ? ` (${w.reason})` : ''}</span></h2>
         <div class="now" id="current">${cur ? digits(cur.number, lang) : '—'}</div>
         <p class="row muted" style="justify-content:center">
           ${cur ? html`<span class="pill">${t(`st_${cur.status}`)}</span>` : html`<span>${t('none')}</span>`}
