@@ -10,6 +10,7 @@
  * restart), right-to-left Arabic rendered with the bundled fonts, and
  * screenshots of every page at two TV sizes in tests/artifacts/.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -20,7 +21,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../daemon/api/auth.js';
 import { generateDemoPack } from '../daemon/voice/pack.js';
-import { connectDevice, exampleSecrets, startHub, testCenter, type RunningHub, type TestDevice } from './helpers/hub.js';
+import { CLI, connectDevice, exampleSecrets, startHub, testCenter, type RunningHub, type TestDevice } from './helpers/hub.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const ARTIFACTS = join(ROOT, 'tests/artifacts');
@@ -203,7 +204,21 @@ describe('web pages in a real browser', () => {
       return r.status;
     });
     expect(refused).toBe(403);
-    await page.screenshot({ path: join(ARTIFACTS, 'keypad-1280x720.png') });
+    // Park the citizen, then call them back by number from the same page.
+    await page.click('#k-park');
+    await page.waitForFunction(() => document.getElementById('current')?.textContent === '—');
+    await page.fill('#tn', t);
+    await page.click('button[value="resume"]');
+    await page.waitForFunction((x) => document.getElementById('current')?.textContent === x, ar(t));
+    // Finish, and pause for prayer.
+    await page.click('#k-done');
+    await page.waitForFunction(() => document.getElementById('current')?.textContent === '—');
+    await page.selectOption('#reason', 'prayer');
+    await page.click('#k-pause');
+    await page.waitForSelector('section[data-window="1"] .pill.paused');
+    expect((await api('GET', '/api/v1/window?window=1')).body).toMatchObject({ status: 'paused', reason: 'prayer' });
+    await page.click('#k-open');
+    await page.waitForSelector('section[data-window="1"] .pill.open');
     await page.close();
     await speaker.close();
     delete devs['speaker-1'];
@@ -358,6 +373,50 @@ describe('web pages in a real browser', () => {
     expect([a, b].map((x) => x[0])).toContain(String((await k5.request('cmd', { cmd: 'screen' }, 'screen')).body.t)[0]);
     await hall.unroute('**/hall/hall/played');
   }, 60_000);
+
+  it('where the browser blocks sound, the hall page asks for a tap once and does not hold the zone', async () => {
+    // Headless Chromium here plays without a gesture whatever --autoplay-policy says; the page
+    // is given what a blocking browser gives: play() rejected with NotAllowedError until a tap.
+    const p = await browser.newPage();
+    await p.addInitScript(() => {
+      const real = HTMLMediaElement.prototype.play;
+      let tapped = false;
+      document.addEventListener('click', () => (tapped = true), true);
+      HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
+        return tapped ? real.call(this) : Promise.reject(new DOMException('play() needs a user gesture', 'NotAllowedError'));
+      };
+    });
+    try {
+      const played: number[] = [];
+      p.on('request', (r) => {
+        if (r.url().endsWith('/hall/hall/played')) played.push((JSON.parse(r.postData() ?? '{}') as { id: number }).id);
+      });
+      await p.goto(`${base}/hall/hall`);
+      await p.waitForSelector('.hall[data-connected="true"]');
+      await issue('complaints');
+      await (await dev('kp-10')).request('cmd', { cmd: 'next' }, 'screen');
+      await p.waitForSelector('button.sound', { timeout: 30_000 });
+      // The call it could not play is reported at once, so the zone moves on.
+      const deadline = Date.now() + 10_000;
+      while (!played.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(played.length).toBeGreaterThan(0);
+      await p.click('button.sound');
+      expect(await p.locator('button.sound').count()).toBe(0);
+    } finally {
+      await p.close();
+    }
+  }, 60_000);
+
+  it('check-config takes a hall page as a web board and speaker, and refuses a web model over MQTT', () => {
+    const good = spawnSync(process.execPath, [CLI, 'check-config', config], { encoding: 'utf8', env: { ...process.env, QHUB_SUPERVISOR_SECRET: 'x-secret-1234' } });
+    expect(good.status, good.stdout + good.stderr).toBe(0);
+    const bad = testCenter((doc) => {
+      (doc.get('devices') as { add(n: unknown): void }).add(doc.createNode({ id: 'tv-2', kind: 'board', model: 'web-board', secret: 'a-long-secret', bind: { zone: 'hall' } }));
+    });
+    const r = spawnSync(process.execPath, [CLI, 'check-config', bad.config], { encoding: 'utf8', env: { ...process.env, QHUB_SUPERVISOR_SECRET: 'x-secret-1234' } });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('model "web-board" is reached over web, not mqtt');
+  });
 
   it('lays the hall out right to left with Arabic rendered in the bundled font, and writes screenshots of every page at both TV sizes', async () => {
     const fonts = await hall.evaluate(async () => {

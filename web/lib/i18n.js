@@ -56,6 +56,13 @@ const W = {
   faults: ['أعطال', 'Faults'],
   lost: ['انقطع الاتصال بالخادم، جار إعادة المحاولة…', 'Lost the hub; retrying…'],
   kind: ['النوع', 'Kind'],
+  resume: ['استئناف المؤجل', 'Resume parked'],
+  return: ['عودة متغيب', 'Returned no-show'],
+  callInquiry: ['نداء برقم الاستعلام', 'Call by inquiry no.'],
+  r_break: ['استراحة', 'break'],
+  r_prayer: ['صلاة', 'prayer'],
+  r_system: ['عطل بالنظام', 'system down'],
+  r_meeting: ['اجتماع', 'meeting'],
 };
 
 export function t(key) {

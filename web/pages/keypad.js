@@ -14,6 +14,7 @@ function Keypad() {
   const [services, setServices] = useState([]);
   const [msg, setMsg] = useState({ text: '', bad: false });
   const [busy, setBusy] = useState(false);
+  const [reason, setReason] = useState('break');
   const lang = getLang();
 
   useEffect(() => {
@@ -51,8 +52,9 @@ function Keypad() {
   async function run(action, input = {}) {
     setBusy(true);
     try {
-      const r = await act(`windows.${action}`, { window: sel, ...input });
-      setMsg({ text: `${t(action)} ✓${r && r.ticket ? ` ${digits(r.ticket.number, lang)}` : ''}`, bad: false });
+      // tickets.return names the ticket only; every other action is the window's.
+      const r = action === 'return' ? await act('tickets.return', input) : await act(`windows.${action}`, { window: sel, ...input });
+      setMsg({ text: `${t(action)} ✓${r && r.ticket && r.ticket.number ? ` ${digits(r.ticket.number, lang)}` : ''}`, bad: false });
       setW(await read('window', { window: sel }));
     } catch (e) {
       setMsg({ text: e.message, bad: true });
@@ -62,6 +64,15 @@ function Keypad() {
   }
 
   const cur = w && w.current;
+  const byNumber = (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const ticket = String(f.get('ticket') || '').trim();
+    const op = e.submitter && e.submitter.value;
+    if (!ticket || !op) return;
+    if (op === 'callInquiry') run('callInquiry', { inquiry: ticket });
+    else run(op, { ticket });
+  };
   const transferTo = (e) => {
     e.preventDefault();
     const s = new FormData(e.target).get('service');
@@ -92,9 +103,20 @@ function Keypad() {
           <select id="tr" name="service" style="width:auto">${services.map((s) => html`<option value=${s.id}>${nameIn(s.name, lang)}</option>`)}</select>
           <button class="btn alt small" type="submit" disabled=${busy || !cur}>${t('transfer')}</button>
         </form>
+        <form class="row" style="margin-top:1rem" onSubmit=${byNumber}>
+          <label for="tn" style="margin:0">${t('ticket')}</label>
+          <input id="tn" name="ticket" dir="ltr" placeholder="A001" style="width:9rem" />
+          <button class="btn alt small" name="op" value="call" disabled=${busy}>${t('call')}</button>
+          <button class="btn alt small" name="op" value="resume" disabled=${busy}>${t('resume')}</button>
+          <button class="btn alt small" name="op" value="return" disabled=${busy}>${t('return')}</button>
+          <button class="btn alt small" name="op" value="callInquiry" disabled=${busy}>${t('callInquiry')}</button>
+        </form>
         <div class="row" style="margin-top:1rem">
           <button class="btn alt small" id="k-open" disabled=${busy || w.status === 'open'} onClick=${() => run('open')}>${t('open')}</button>
-          <button class="btn warn small" id="k-pause" disabled=${busy || w.status !== 'open'} onClick=${() => run('pause', { reason: 'break' })}>${t('pause')}</button>
+          <select id="reason" aria-label=${t('reason')} style="width:auto" value=${reason} onChange=${(e) => setReason(e.target.value)}>
+            ${['break', 'prayer', 'system', 'meeting'].map((r) => html`<option value=${r}>${t(`r_${r}`)}</option>`)}
+          </select>
+          <button class="btn warn small" id="k-pause" disabled=${busy || w.status !== 'open'} onClick=${() => run('pause', { reason })}>${t('pause')}</button>
           <button class="btn warn small" id="k-close" disabled=${busy || w.status === 'closed'} onClick=${() => run('close')}>${t('close')}</button>
         </div>
       </section>`}
