@@ -73,7 +73,7 @@ export function planReload(
   const secret = next.devices.map((d) => d.id).filter((id) => runningSecrets.has(id) && runningSecrets.get(id) !== nextSecrets.get(id));
   const users = byKey(running.hub.users, next.hub.users, (u) => u.name) as Changes['users'];
   for (const u of next.hub.users) if (runningSecrets.get(u.name) !== nextSecrets.get(u.name) && !users.changed.includes(u.name) && !users.added.includes(u.name)) users.changed.push(u.name);
-  const sections = (['center', 'queue', 'voice', 'secrets'] as const).filter((k) => !same(running[k], next[k]));
+  const sections = (['center', 'queue', 'voice', 'web', 'secrets'] as const).filter((k) => !same(running[k], next[k]));
   const changes: Changes = {
     waitForRestart,
     devices: { ...devices, secret },

@@ -232,8 +232,10 @@ export const Transport = z.discriminatedUnion(
         })
         .optional(),
     }),
+    /** A page of the hub's web server (the hall display at /hall/<zone>): its board view and announcements go over Server-Sent Events. */
+    z.strictObject({ type: z.literal('web') }),
   ],
-  { error: 'must be {type: mqtt}, {type: serial, path: ...} or {type: firmata, path: ..., buttons: [...]}' },
+  { error: 'must be {type: mqtt}, {type: serial, path: ...}, {type: firmata, path: ..., buttons: [...]} or {type: web}' },
 );
 
 export const Secret = z.union(
@@ -377,6 +379,18 @@ export const Voice = z
   })
   .prefault({});
 
+/** The web pages (docs/CONFIG.md, "web"): how the hall display writes numbers and paces calls. */
+export const Web = z
+  .strictObject({
+    /** Digits on the pages: arabic (٠١٢٣) or latin (0123). */
+    digits: z.enum(['arabic', 'latin'], { error: 'must be arabic or latin' }).default('arabic'),
+    /** Each new call stays highlighted on the hall display at least this long, so calls made together are shown one after another. */
+    minShowMs: z.number().int().min(500).max(30_000).default(3000),
+    /** Recent calls listed on the hall display besides the current one per window. */
+    recent: z.number().int().min(0).max(16).default(8),
+  })
+  .prefault({});
+
 export const Forward = z
   .strictObject({
     webhook: Webhook.optional(),
@@ -470,6 +484,7 @@ export const CenterFile = z
     reports: Reports,
     alerts: Alerts,
     backup: Backup,
+    web: Web,
   })
   .superRefine(crossCheck, { when: () => true });
 

@@ -27,10 +27,15 @@ export interface HttpRequest {
   raw: IncomingMessage;
 }
 
-/** A JSON body, or raw bytes with their content type (a rendered announcement, a page's script). */
+/**
+ * A JSON body, raw bytes with their content type (a rendered announcement, a
+ * page's script), or a stream that stays open (Server-Sent Events): the
+ * server pipes it and destroys it when the client goes away.
+ */
 export type Reply =
   | { code: number; body: unknown; headers?: Record<string, string | string[]> }
-  | { code: number; bytes: Buffer; type: string; cache?: string; headers?: Record<string, string | string[]> };
+  | { code: number; bytes: Buffer; type: string; cache?: string; headers?: Record<string, string | string[]> }
+  | { code: number; stream: NodeJS.ReadableStream; type: string; headers?: Record<string, string | string[]> };
 
 export type RouteHandler = (req: HttpRequest) => Reply | Promise<Reply>;
 

@@ -30,6 +30,7 @@ import { ApiModule } from './api/module.js';
 import { MetricsModule } from './metrics/module.js';
 import { AlertsModule } from './alerts/module.js';
 import { WiredTransport } from './wired/transport.js';
+import { WebModule } from './web/module.js';
 
 export interface HubOptions {
   center: Pick<LoadedCenter, 'config' | 'secrets'>;
@@ -78,12 +79,15 @@ export function createHub(o: HubOptions): Hub {
   // what uses them; HTTP opens last, when everything it reports on runs.
   const f = config.forward;
   const forwarders = [...(f.webhook ? [new WebhookForwarder(ctx)] : []), ...(f.mqtt ? [new MqttBridge(ctx)] : []), ...(f.inbound ? [new BackendApi(ctx)] : [])];
-  const wired = config.devices.some((d) => d.enabled && d.transport.type !== 'mqtt') ? [new WiredTransport(ctx)] : [];
+  const isWired = (d: (typeof config.devices)[number]) => d.enabled && (d.transport.type === 'serial' || d.transport.type === 'firmata');
+  const wired = config.devices.some(isWired) ? [new WiredTransport(ctx)] : [];
+  // The web pages; also the `web` transport of the hall display pages, so it starts before the device hub.
+  const web = new WebModule({ ...ctx, waiting: (s) => core.engine.waitingCount(s) });
   const alerts = new AlertsModule(ctx);
   const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
   // The backend's commands (HTTP and the upstream broker) go through the same table as people's.
   ctx.actions = (name, input, who) => runAction(name, input, who, api.ports);
-  for (const m of [core, broker, ...wired, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, web, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,
@@ -94,7 +98,7 @@ export function createHub(o: HubOptions): Hub {
     start: () => modules.start(),
     async applyConfig(next) {
       const { config: planned, changes } = planReload(ctx.config, ctx.secrets, next.config, next.secrets);
-      if (!wired.length && planned.devices.some((d) => d.enabled && d.transport.type !== 'mqtt')) {
+      if (!wired.length && planned.devices.some(isWired)) {
         // The wired transport is made at start only when a device needs it.
         changes.waitForRestart.push('devices (the first wired device: the wired transport starts with the hub)');
       }

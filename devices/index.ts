@@ -15,6 +15,7 @@ import { led485Display } from './led485-display.js';
 import { lineKeypad } from './line-keypad.js';
 import { lineBoard, lineWindowDisplay } from './line-display.js';
 import { wiredDispenser } from './wired-dispenser.js';
+import { webBoard, webSpeaker } from './web-hall.js';
 
 export type { InLeaf, ModelDefinition, OutLeaf, TransportType } from './model.js';
 export { GENERIC } from './model.js';
@@ -33,6 +34,9 @@ const list: ModelDefinition[] = [
   lineBoard,
   led485Display,
   dfplayerSpeaker,
+  // Pages of the hub's web server (daemon/web/):
+  webBoard,
+  webSpeaker,
 ];
 
 export const MODELS: ReadonlyMap<string, ModelDefinition> = new Map(list.map((m) => [m.model, m]));

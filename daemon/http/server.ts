@@ -88,7 +88,7 @@ export class HttpModule implements HubModule, Routes {
     this.healthParts.push(part);
   }
 
-  private async run(handler: RouteHandler, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  private async run(handler: RouteHandler, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const url = new URL(req.url, 'http://hub');
     const request: HttpRequest = {
       method: req.method,
@@ -100,6 +100,11 @@ export class HttpModule implements HubModule, Routes {
     };
     const r = await handler(request);
     for (const [k, v] of Object.entries(r.headers ?? {})) void reply.header(k, v);
+    if ('stream' in r) {
+      void reply.code(r.code).header('content-type', r.type).header('cache-control', 'no-store').header('x-accel-buffering', 'no');
+      // Returned to Fastify: the reply is under way (an async handler that resolves empty would be answered again, with an empty body).
+      return reply.send(r.stream);
+    }
     if ('bytes' in r) {
       void reply.code(r.code).header('content-type', r.type).header('cache-control', r.cache ?? 'max-age=3600');
       return void reply.send(req.method === 'HEAD' ? undefined : r.bytes);
