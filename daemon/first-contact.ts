@@ -34,6 +34,8 @@ export function readyBanner(o: { http: number; mqtt: number; httpHost: string; c
     `qhub is ready.`,
     `  health:      http://${host}:${o.http}/health`,
     `  devices:     MQTT on port ${o.mqtt} (docs/PROTOCOL.md)`,
+    `  pages:       http://${host}:${o.http}/login (keypad, dashboard, reception), http://${host}:${o.http}/hall/hall (the hall TV, no login)`,
+    `  API:         http://${host}:${o.http}/api/v1 (docs/API.md); on this machine: npx qhub status, npx qhub window 1 next`,
     `  config:      ${o.configFile}`,
     `  data:        ${o.dataDir}`,
     `next:`,
@@ -42,6 +44,7 @@ export function readyBanner(o: { http: number; mqtt: number; httpHost: string; c
       : o.example
         ? [`  npm run demo                      the same center with simulated devices`, `  cp config/center.example.yaml my-center.yaml, edit it, then: npx qhub check-config my-center.yaml`]
         : [`  npx qhub check-config ${o.configFile}`]),
+    `  npx qhub user add me --role supervisor   a login for the pages and the API (asks for a password)`,
     `  docs/INSTALL.md                   installing on a Raspberry Pi`,
     `  Ctrl-C                            stop (nothing is lost: every step is on disk before it is shown)`,
   ];

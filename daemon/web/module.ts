@@ -102,7 +102,10 @@ export class WebModule implements HubModule, Transport {
   }
 
   get bundleDir(): string {
-    return this.ctx.bundleDir ?? fileURLToPath(new URL('../../web/', import.meta.url));
+    if (this.ctx.bundleDir) return this.ctx.bundleDir;
+    // Compiled: dist/daemon/web/module.js → dist/web/. From the sources (tests run the TypeScript): daemon/web/module.ts → dist/web/.
+    const compiled = fileURLToPath(new URL('../../web/', import.meta.url));
+    return import.meta.url.endsWith('.ts') ? fileURLToPath(new URL('../../dist/web/', import.meta.url)) : compiled;
   }
 
   start(): void {
