@@ -34,7 +34,7 @@ export function readyBanner(o: { http: number; mqtt: number; httpHost: string; c
     `qhub is ready.`,
     `  health:      http://${host}:${o.http}/health`,
     `  devices:     MQTT on port ${o.mqtt} (docs/PROTOCOL.md)`,
-    `  pages:       http://${host}:${o.http}/login (keypad, dashboard, reception), http://${host}:${o.http}/hall/hall (the hall TV, no login)`,
+    `  pages:       http://${host}:${o.http}/login (keypad, dashboard, reception), http://${host}:${o.http}/hall/<zone> (a hall TV; give the zone web devices, docs/WEB.md)`,
     `  API:         http://${host}:${o.http}/api/v1 (docs/API.md); on this machine: npx qhub status, npx qhub window 1 next`,
     `  config:      ${o.configFile}`,
     `  data:        ${o.dataDir}`,
