@@ -24,10 +24,12 @@ import { LedBusEmulator } from './emulators/modbus-slave.js';
 import { startHub, testCenter, type RunningHub } from './helpers/hub.js';
 import { PtyPair } from './helpers/pty.js';
 
+/** What the failing wait saw, for its error message (set by the tests that use a line device). */
+let seen: () => string = () => '';
 const until = async (what: string, f: () => boolean | Promise<boolean>, ms = 15_000) => {
   const t0 = Date.now();
   while (!(await f())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${seen() ? `; last lines: ${seen()}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 };
@@ -173,6 +175,7 @@ describe('a center with only wired devices', () => {
     expect(ticket.height).toBeGreaterThan(300);
 
     // The keypad sees one citizen waiting, calls, and gets the screen with its request number.
+    seen = () => JSON.stringify(keypad.lines.slice(-8));
     await until('keypad shows 1 waiting', () => /^S 1 \w+ - - 1 /.test(keypad.last('S ') ?? ''));
     keypad.send('K 1 OPEN');
     await until('OK 1', () => keypad.lines.includes('OK 1'));
