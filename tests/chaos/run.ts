@@ -1,0 +1,94 @@
+/**
+ * `npm run chaos`: fault injection on the real daemon, loopback only, bounded
+ * in count and time. Each scenario prints one line with its figures and
+ * passed/failed; the whole run is written to chaos/latest.json.
+ *
+ *   node dist/tests/chaos/run.js [--short] [--only kill,clock] [--verbose] [--out FILE]
+ *
+ * Exit code 0 when every scenario passed, 1 otherwise.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Figure, ScenarioResult } from './scenario.js';
+import { SCENARIOS } from './scenarios/index.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    short: { type: 'boolean' },
+    only: { type: 'string' },
+    verbose: { type: 'boolean' },
+    out: { type: 'string' },
+  },
+});
+const short = !!args.short;
+const only = args.only ? new Set(args.only.split(',')) : null;
+if (only) {
+  const unknown = [...only].filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length) {
+    console.error(`unknown scenario: ${unknown.join(', ')} (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
+    process.exit(2);
+  }
+}
+
+function fmt(figures: Record<string, Figure>): string {
+  return Object.entries(figures)
+    .map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : String(v)}`)
+    .join(' ');
+}
+
+interface Entry extends ScenarioResult {
+  name: string;
+  title: string;
+  ms: number;
+}
+
+const entries: Entry[] = [];
+const started = Date.now();
+for (const s of SCENARIOS) {
+  if (only && !only.has(s.name)) continue;
+  const workDir = mkdtempSync(join(tmpdir(), `qhub-chaos-${s.name}-`));
+  const budget = short ? s.budgetMs.short : s.budgetMs.full;
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`budget of ${budget} ms ran out`)), budget);
+  const t0 = Date.now();
+  let result: ScenarioResult;
+  try {
+    result = await s.run({
+      short,
+      workDir,
+      signal: ac.signal,
+      progress: (line) => {
+        if (args.verbose) console.error(`  [${s.name}] ${line}`);
+      },
+    });
+  } catch (err) {
+    result = { passed: false, figures: {}, problems: [`the scenario itself failed: ${(err as Error).stack ?? String(err)}`] };
+  } finally {
+    clearTimeout(timer);
+  }
+  const ms = Date.now() - t0;
+  entries.push({ name: s.name, title: s.title, ms, ...result });
+  console.log(`${result.passed ? 'passed' : 'FAILED'}  ${s.name.padEnd(14)} ${(ms / 1000).toFixed(1).padStart(6)} s  ${fmt(result.figures)}`);
+  for (const p of result.problems) console.log(`        - ${p}`);
+  if (result.passed) rmSync(workDir, { recursive: true, force: true });
+  else console.log(`        (kept ${workDir})`);
+}
+
+const out = args.out ?? join(ROOT, 'chaos', short ? 'latest-short.json' : 'latest.json');
+mkdirSync(dirname(out), { recursive: true });
+const failed = entries.filter((e) => !e.passed).length;
+writeFileSync(
+  out,
+  JSON.stringify(
+    { at: new Date().toISOString(), short, node: process.version, totalMs: Date.now() - started, passed: entries.length - failed, failed, scenarios: entries },
+    null,
+    2,
+  ) + '\n',
+);
+console.log(`chaos: ${entries.length - failed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(0)} s → ${out}`);
+process.exit(failed ? 1 : 0);
