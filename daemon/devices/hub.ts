@@ -23,6 +23,32 @@ import type { DeviceLink, InLeaf, LinkListener, OutLeaf, OutMessage, OutMessages
 import type { z } from 'zod';
 import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, Status, type ProtocolErrorCode } from '../../contract/protocol.js';
 import { boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
+import { Coalescer, realClock } from './coalesce.js';
+
+/**
+ * The least time between two sends of a view to one device when the change
+ * can wait (a keypad's waiting count, board rows going away): newest wins,
+ * at most 4 a second per device. A reply, a call or a flash is never held.
+ */
+export const VIEW_INTERVAL_MS = 250;
+
+/** Fields of a view that change often and that nobody acts on at once, by device kind (see `Coalescer`). */
+const VOLATILE: Partial<Record<DeviceConfig['kind'], readonly string[]>> = { keypad: ['waiting'], board: ['rows'] };
+
+/** Whether `next` differs from `prev` only in fields that may wait. */
+function onlyVolatile(kind: DeviceConfig['kind'], prev: View, next: View): boolean {
+  const volatile = VOLATILE[kind];
+  if (!volatile) return false;
+  const a = prev as unknown as Record<string, unknown>;
+  const b = next as unknown as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (volatile.includes(k) || k === 'rev' || k === 're') continue;
+    const x = a[k];
+    const y = b[k];
+    if (x !== y && (typeof x !== 'object' || typeof y !== 'object' || JSON.stringify(x) !== JSON.stringify(y))) return false;
+  }
+  return true;
+}
 
 interface Presence {
   since: number;
@@ -36,8 +62,10 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   readonly name = 'devices';
   readonly essential = true;
   private recent: RecentCalls;
-  /** Per device: the last view sent and its revision (which goes up by one each time the content changes). */
-  private readonly lastSent = new Map<string, { key: string; rev: number }>();
+  /** Per device: the last view sent, its JSON and its revision (which goes up by one each time the content changes). */
+  private readonly lastSent = new Map<string, { key: string; rev: number; view: View }>();
+  /** Per device: views that may wait are sent at a bounded rate (VIEW_INTERVAL_MS). */
+  private readonly coalescer = new Coalescer<string>(realClock(VIEW_INTERVAL_MS));
   private readonly lastCallSeq = new Map<number, number>();
   private readonly links = new Map<string, DeviceLink>();
   private readonly presence = new Map<string, Presence>();
@@ -99,6 +127,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     for (const id of before.keys()) {
       if (now.has(id)) continue;
       for (const m of [this.links, this.presence, this.gone, this.lastSent, this.recorded, this.presenceRate, this.flaps] as Map<string, unknown>[]) m.delete(id);
+      this.coalescer.forget(id);
     }
     // Calls shown on boards follow the windows' zones as they are now.
     this.recent = new RecentCalls(config);
@@ -138,6 +167,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   stop(): void {
     this.running = false;
+    this.coalescer.stop();
     clearTimeout(this.settleTimer);
     this.ctx.links.listen(undefined);
     this.unsubscribe?.();
@@ -477,15 +507,35 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     }
   }
 
+  /**
+   * Sends a device its view when it changed (always when `force`: a reply, a
+   * device that asks for its state). A change only in fields that may wait
+   * goes through the coalescer; anything else goes at once and carries the
+   * newest of everything.
+   */
   private send(d: DeviceConfig, v: ViewMsg, o: { force: boolean; re?: string }): void {
     const key = JSON.stringify(v.view);
     const last = this.lastSent.get(d.id);
-    if (!o.force && last?.key === key) return;
+    if (!o.force && last?.key === key) {
+      this.coalescer.drop(d.id); // back to what the device shows: nothing held is needed
+      return;
+    }
+    const urgent = o.force || !last || !onlyVolatile(d.kind, last.view, v.view);
+    this.coalescer.offer(d.id, urgent, () => this.put(d, v, key, o.re));
+  }
+
+  private put(d: DeviceConfig, v: ViewMsg, key: string, re: string | undefined): void {
+    const last = this.lastSent.get(d.id);
     // The same content keeps its rev; new content gets the next one (starting from the log's seq at start, so revs rarely go back across restarts).
     const rev = last ? (last.key === key ? last.rev : last.rev + 1) : this.revBase + 1;
-    this.lastSent.set(d.id, { key, rev });
-    const m: OutMessage = v.leaf === 'display' ? { leaf: 'display', body: { ...v.view, rev } } : { leaf: 'screen', body: { ...v.view, rev, ...(o.re ? { re: o.re } : {}) } };
+    this.lastSent.set(d.id, { key, rev, view: v.view });
+    const m: OutMessage = v.leaf === 'display' ? { leaf: 'display', body: { ...v.view, rev } } : { leaf: 'screen', body: { ...v.view, rev, ...(re ? { re } : {}) } };
     this.deliver(d, m, true);
+  }
+
+  /** How many view sends went at once and how many were held back (newest wins) since start. */
+  viewSends(): { now: number; held: number; superseded: number } {
+    return { ...this.coalescer.counts };
   }
 
   /** Hands a message to the device's link, if its model takes that message. */
