@@ -119,9 +119,11 @@ export interface DeviceLink {
    * Sends one message. `retain`: it is the device's current state (a screen,
    * a display): a device that (re)connects later gets the latest one.
    * Never throws; a transport that cannot deliver logs it and reports the
-   * device offline.
+   * device offline. `json`: the body already serialised (exactly
+   * `JSON.stringify(m.body)`), for a transport that sends JSON to use
+   * instead of serialising it again.
    */
-  send(m: OutMessage, opts?: { retain?: boolean }): void;
+  send(m: OutMessage, opts?: { retain?: boolean; json?: string }): void;
 }
 
 /** What transports report to the device hub. */

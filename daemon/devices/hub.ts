@@ -530,7 +530,8 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     const rev = last ? (last.key === key ? last.rev : last.rev + 1) : this.revBase + 1;
     this.lastSent.set(d.id, { key, rev, view: v.view });
     const m: OutMessage = v.leaf === 'display' ? { leaf: 'display', body: { ...v.view, rev } } : { leaf: 'screen', body: { ...v.view, rev, ...(re ? { re } : {}) } };
-    this.deliver(d, m, true);
+    // The view's JSON is made once (for the comparison above) and the message's from it, not again by the transport.
+    this.deliver(d, m, true, key.length < 3 ? undefined : `${key.slice(0, -1)},"rev":${rev}${re && v.leaf === 'screen' ? `,"re":${JSON.stringify(re)}` : ''}}`);
   }
 
   /** How many view sends went at once and how many were held back (newest wins) since start. */
@@ -539,9 +540,9 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   }
 
   /** Hands a message to the device's link, if its model takes that message. */
-  private deliver(d: DeviceConfig, m: OutMessage, retain = false): void {
+  private deliver(d: DeviceConfig, m: OutMessage, retain = false, json?: string): void {
     if (!modelOf(d).accepts.includes(m.leaf)) return;
-    this.links.get(d.id)?.send(m, { retain });
+    this.links.get(d.id)?.send(m, json === undefined ? { retain } : { retain, json });
   }
 }
 

@@ -14,11 +14,23 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpRequest, Reply, RouteHandler, Routes } from '../../contract/ports.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule } from '../spine/module.js';
+
+/**
+ * Fastify's schema compilers (Ajv, fast-json-stringify), loaded at the first
+ * route that has a schema: no route has one (bodies are parsed and explained
+ * by each route), and loading them was about a tenth of the daemon's start.
+ */
+const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'));
+const LAZY_COMPILERS = {
+  buildValidator: (...a: unknown[]) => (fastifyRequire('@fastify/ajv-compiler') as () => (...x: unknown[]) => unknown)()(...a),
+  buildSerializer: (...a: unknown[]) => (fastifyRequire('@fastify/fast-json-stringify-compiler') as () => (...x: unknown[]) => unknown)()(...a),
+} as never;
 
 export type { HttpRequest, Reply, RouteHandler as Handler };
 
@@ -46,7 +58,7 @@ export class HttpModule implements HubModule, Routes {
 
   constructor(private readonly ctx: Pick<HubContext, 'config' | 'log' | 'version' | 'modules' | 'bus'>) {
     this.log = ctx.log.child({ mod: 'http' });
-    this.app = Fastify({ logger: false, bodyLimit: MAX_BODY, return503OnClosing: true, forceCloseConnections: true });
+    this.app = Fastify({ logger: false, bodyLimit: MAX_BODY, return503OnClosing: true, forceCloseConnections: true, schemaController: { compilersFactory: LAZY_COMPILERS } });
     // Bodies reach handlers as text: each route parses and explains its own errors.
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, body, done) => done(null, body));

@@ -50,7 +50,40 @@ export class MetricsModule implements HubModule {
     this.config = ctx.config;
   }
 
-  async start(): Promise<void> {
+  /** Events and commits seen before prom-client was loaded (at most about a second of them), replayed into the counters. */
+  private early?: { events: StoredEvent[][]; commits: [number, number][] } = { events: [], commits: [] };
+  private ready?: Promise<Registry>;
+  private loadTimer?: NodeJS.Timeout;
+
+  /**
+   * prom-client is loaded a second after start or at the first scrape,
+   * whichever comes first, not in the start path (it was about a tenth of
+   * the daemon's start-up); what happens meanwhile is counted then.
+   */
+  start(): void {
+    this.unsubscribe.push(this.ctx.bus.on('committed', this.name, ({ events }) => void (this.m ? this.count(events) : this.early?.events.push(events))));
+    this.ctx.core.onCommit((ms, n) => {
+      if (!this.m) return void this.early?.commits.push([ms, n]);
+      this.m.commit.observe(ms / 1000);
+      this.m.commands.inc(n);
+    });
+    this.ctx.routes.route('GET', '/metrics', async () => {
+      const registry = await this.load();
+      const t0 = performance.now();
+      const text = await registry.metrics();
+      this.scrapes++;
+      this.lastScrapeMs = performance.now() - t0;
+      return { code: 200, bytes: Buffer.from(text), type: registry.contentType, cache: 'no-store' };
+    });
+    this.loadTimer = setTimeout(() => void this.load().catch(() => undefined), 1000);
+    this.loadTimer.unref?.();
+  }
+
+  private load(): Promise<Registry> {
+    return (this.ready ??= this.build());
+  }
+
+  private async build(): Promise<Registry> {
     const client = await import('prom-client');
     const registry = new client.Registry();
     this.registry = registry;
@@ -219,19 +252,14 @@ export class MetricsModule implements HubModule {
       commands: new client.Counter({ name: 'qhub_commands_total', help: 'Commands and facts committed (each group commit adds its size)', registers: reg }),
     };
     // Counters start from zero at each start of the hub (Prometheus handles the reset with rate()).
-    const m = this.m;
-    core.onCommit((ms, n) => {
-      m.commit.observe(ms / 1000);
-      m.commands.inc(n);
-    });
-    this.unsubscribe.push(this.ctx.bus.on('committed', this.name, ({ events }) => this.count(events)));
-    this.ctx.routes.route('GET', '/metrics', async () => {
-      const t0 = performance.now();
-      const text = await registry.metrics();
-      this.scrapes++;
-      this.lastScrapeMs = performance.now() - t0;
-      return { code: 200, bytes: Buffer.from(text), type: registry.contentType, cache: 'no-store' };
-    });
+    const early = this.early;
+    this.early = undefined;
+    for (const [ms, n] of early?.commits ?? []) {
+      this.m.commit.observe(ms / 1000);
+      this.m.commands.inc(n);
+    }
+    for (const events of early?.events ?? []) this.count(events);
+    return registry;
   }
 
   private count(events: StoredEvent[]): void {
@@ -273,6 +301,7 @@ export class MetricsModule implements HubModule {
   }
 
   stop(): void {
+    clearTimeout(this.loadTimer);
     for (const u of this.unsubscribe.splice(0)) u();
     this.registry?.clear();
     this.loop?.disable();

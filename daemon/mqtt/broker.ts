@@ -142,8 +142,8 @@ export class Broker implements HubModule, Transport {
       // A retained view (screen, display) goes at QoS 0: devices connect with clean sessions and subscribe
       // again on every connect, which brings the retained latest, so QoS 1 would add a PUBACK and the
       // broker's in-flight bookkeeping per message and guard nothing (npm run bench: ~30% of a call's CPU at 50 windows).
-      send: (m: OutMessage, o: { retain?: boolean } = {}) =>
-        void this.publish(devTopic(device.id, m.leaf), m.leaf === 'announce' && m.body.path ? { ...m.body, url: this.urlFor(device.id, m.body.path) } : m.body, {
+      send: (m: OutMessage, o: { retain?: boolean; json?: string } = {}) =>
+        void this.publish(devTopic(device.id, m.leaf), m.leaf === 'announce' && m.body.path ? { ...m.body, url: this.urlFor(device.id, m.body.path) } : (o.json ?? m.body), {
           retain: !!o.retain,
           qos: o.retain ? 0 : 1,
         }),
