@@ -7,7 +7,7 @@
  * baselines and each target met or not; writes bench/latest.json (keys in
  * docs/BENCHMARKS.md).
  *
- *   node dist/tests/bench/run.js [--quick] [--out FILE] [--windows 10,50,200]
+ *   node dist/tests/bench/run.js [--quick] [--out FILE] [--windows 10,50,200] [--layouts spread,oneService] [--no-pi]
  *
  * --quick (CI): one small center, few samples; proves the bench works, never
  * judges speed.
@@ -34,7 +34,7 @@ const RELAY = join(ROOT, 'dist/tests/bench/relay.js');
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean' }, out: { type: 'string' }, windows: { type: 'string' }, layouts: { type: 'string' }, pi: { type: 'boolean', default: true } },
+  options: { quick: { type: 'boolean' }, out: { type: 'string' }, windows: { type: 'string' }, layouts: { type: 'string' }, 'no-pi': { type: 'boolean' } },
 });
 const QUICK = !!args.quick;
 const SIZES = (args.windows ?? (QUICK ? '10' : '10,50,200')).split(',').map(Number);
@@ -77,6 +77,13 @@ function dist(ms: number[]): Dist {
 }
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const mib = (kb: number) => Math.round((kb / 1024) * 10) / 10;
+
+/** Resident memory split: anonymous (heap, native allocations) and file-backed (the node binary, ICU data, native modules). */
+function residentParts(pid: number): { anonMiB: number; fileMiB: number } {
+  const r = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(r)?.[1] ?? NaN);
+  return { anonMiB: mib(kb('Anonymous')), fileMiB: mib(kb('Rss') - kb('Anonymous')) };
+}
 
 function procStat(pid: number): { cpuMs: number; rssKb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -469,6 +476,7 @@ async function runCenter(n: number, layout: Layout, floor: number) {
   }
   await new Promise((r) => setTimeout(r, 300));
   const connected = procStat(daemon.proc.pid!);
+  const connectedParts = residentParts(daemon.proc.pid!);
   const dispensers = c.dispensers.map((id) => devs.get(id)!);
   phase(`connected ${devs.size}`);
 
@@ -503,6 +511,7 @@ async function runCenter(n: number, layout: Layout, floor: number) {
     daemon.proc.kill('SIGUSR2');
     await new Promise((r) => setTimeout(r, 8000));
   }
+  const messagesReceived = received(devs);
   await Promise.all([...devs.values()].map((d) => d.c.endAsync(true)));
   await daemon.stop();
   // Start-up with the day's log in the store.
@@ -521,7 +530,7 @@ async function runCenter(n: number, layout: Layout, floor: number) {
     await Promise.all([...pd.values()].map((d) => d.c.endAsync(true)));
     await daemon.stop();
   }
-  const pi = !QUICK && n === 50 && args.pi ? await piClass(c, rounds) : undefined;
+  const pi = !QUICK && n === 50 && !args['no-pi'] ? await piClass(c, rounds) : undefined;
 
   return {
     windows: n,
@@ -536,8 +545,9 @@ async function runCenter(n: number, layout: Layout, floor: number) {
     cpuMsPerCall: { fresh: round(cpuFresh), afterDay: round(cpuLate) },
     cpuMsPerTicket: round(cpuPerTicket),
     memoryAfterDay: health.memory,
+    messagesReceived,
     commandsPerGroup: round((core.commands ?? 0) / Math.max(1, core.groups ?? 1)),
-    rssMiB: { idle: mib(idle.rssKb), connected: mib(connected.rssKb), loaded: mib(loaded.rssKb), restartedWithDay: mib(afterRestart.rssKb) },
+    rssMiB: { idle: mib(idle.rssKb), connected: mib(connected.rssKb), loaded: mib(loaded.rssKb), restartedWithDay: mib(afterRestart.rssKb), connectedParts },
     startMs: { empty: Math.round(startEmptyMs), withDay: Math.round(startDayMs) },
     ...(pinned ? { pinnedOneCore: pinned } : {}),
     ...(pi ? { piClass: pi } : {}),
@@ -706,7 +716,7 @@ for (const r of results) {
   console.log(`  durable tickets/s, ${Math.max(1, r.windows / 2)} dispensers flat out: ${r.ticketsPerSecond}`);
   console.log(`  group commit: ${r.commandsPerGroup} commands per transaction on average over the run`);
   console.log(`  hub CPU: ${r.cpuMsPerCall.fresh} ms per call (fresh day), ${r.cpuMsPerCall.afterDay} ms (after the day), ${r.cpuMsPerTicket} ms per ticket`);
-  console.log(`  resident memory MiB: idle ${r.rssMiB.idle}, devices connected ${r.rssMiB.connected}, after the day ${r.rssMiB.loaded}; restarted on the day's log ${r.rssMiB.restartedWithDay}`);
+  console.log(`  resident memory MiB: idle ${r.rssMiB.idle}, devices connected ${r.rssMiB.connected} (anonymous ${r.rssMiB.connectedParts.anonMiB}, file-backed ${r.rssMiB.connectedParts.fileMiB}), after the day ${r.rssMiB.loaded}; restarted on the day's log ${r.rssMiB.restartedWithDay}`);
   console.log(`  after the day, the daemon's own figures (MiB): ${JSON.stringify(r.memoryAfterDay)}`);
   console.log(`  start-up: ${r.startMs.empty} ms empty store, ${r.startMs.withDay} ms with the day's log`);
 }
