@@ -69,5 +69,8 @@ describe('running hub: a waiting count that changes often is sent at a bounded r
     // Asked for its screen, the keypad gets the same count: nothing newer was still held.
     const asked = await observer.request('cmd', { cmd: 'screen' }, 'screen', 10_000);
     expect(asked.body.waiting).toBe(TICKETS - CALLS);
+    // /health counts the sends held back.
+    const health = (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { modules: { name: string; detail?: { viewSends?: { held: number } } }[] };
+    expect(health.modules.find((m) => m.name === 'devices')?.detail?.viewSends?.held).toBeGreaterThan(0);
   });
 });

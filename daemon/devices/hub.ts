@@ -203,7 +203,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     }));
     const online = list.filter((d) => d.online).length;
     const faulty = list.filter((d) => d.faults?.length).length;
-    return { ok: true, summary: { devices: { online, offline: list.length - online, faulty, list } } };
+    return { ok: true, summary: { devices: { online, offline: list.length - online, faulty, list } }, detail: { viewSends: this.viewSends() } };
   }
 
   private readonly loggers = new Map<string, Logger>();
