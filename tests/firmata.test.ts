@@ -187,10 +187,12 @@ describe('FirmataPanel over a pty with an emulated Uno', () => {
     await socat.plug();
     emu = await FirmataBoard.open({ path: socat.device });
     line = new SerialLine({ path: socat.hub, baudRate: 57600, backoffMs: { min: 50, max: 300 } }, log);
+    // readyTimeoutMs is the product's 10 s: with 3 s, a loaded machine did not finish the handshake (version, capabilities,
+    // pin setup) in time, and each new attempt started over, for ever.
     // debounceMs 250 rather than the product's 30: "pulled while held, before the debounce time is over" needs the
     // hub to notice the pull within that time, and a loaded machine can take 100 ms and more to do so. The timing
     // itself is PressDebouncer's test above, with fake timers; here every wait is on what the panel did.
-    panel = new FirmataPanel({ link: line, buttons: BUTTONS, led: LED, buzzer: BUZZER, debounceMs: 250, blinkMs: 100, askVersionAfterMs: 300, readyTimeoutMs: 3000, log });
+    panel = new FirmataPanel({ link: line, buttons: BUTTONS, led: LED, buzzer: BUZZER, debounceMs: 250, blinkMs: 100, askVersionAfterMs: 300, readyTimeoutMs: 10_000, log });
     panel.on('press', (i) => presses.push(i));
     line.start();
     await until(() => line.isOpen, 'the line to open');
@@ -478,7 +480,7 @@ describe('a process using the panel', () => {
       `import { FirmataPanel } from './drivers/firmata.js';
 import { SerialLine } from './drivers/serial/line.js';
 const line = new SerialLine({ path: process.argv[2], baudRate: 57600, backoffMs: { min: 50, max: 300 } });
-const panel = new FirmataPanel({ link: line, buttons: [2, 3], led: 13, buzzer: 8, askVersionAfterMs: 300, readyTimeoutMs: 3000 });
+const panel = new FirmataPanel({ link: line, buttons: [2, 3], led: 13, buzzer: 8, askVersionAfterMs: 300, readyTimeoutMs: 10000 });
 panel.on('ready', () => { panel.led('blink'); console.log('READY'); });
 panel.on('lost', () => console.log('LOST'));
 panel.on('press', async (i) => {
@@ -526,5 +528,5 @@ line.start();
       await socat.unplug();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 180_000); // a child process, two handshakes and a replug on a loaded machine
 });
