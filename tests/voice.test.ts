@@ -249,7 +249,7 @@ describe('voice on the running hub', () => {
     await kp.request('cmd', { cmd: 'open' }, 'screen');
     const since = speaker.mark();
     await kp.request('cmd', { cmd: 'next' }, 'screen');
-    const a = await speaker.waitFor('announce', (b) => b.t === number, 5000, since);
+    const a = await speaker.waitFor('announce', (b) => b.t === number, 15_000, since);
     if (process.env.VOICE_DEBUG) console.log(JSON.stringify(a));
     expect(a).toMatchObject({ t: number, w: 1, zone: 'hall', recall: false, short: false, lang: ['ar', 'en'] });
     const clips = a.clips as { lang: string; id: string }[];
@@ -274,7 +274,7 @@ describe('voice on the running hub', () => {
     expect(Math.abs(Number(execFileSync('soxi', ['-D', file], { encoding: 'utf8' })) * 1000 - ms)).toBeLessThanOrEqual(1);
     // The same buffer went to the Pi's audio out, whole: aplay played it through ALSA (padded to its last period).
     const played = join(dir, 'local.wav');
-    await expect.poll(() => { try { return readWav(readFileSync(played)).samples.length; } catch { return 0; } }, { timeout: 5000 }).toBeGreaterThanOrEqual(pcm.samples.length);
+    await expect.poll(() => { try { return readWav(readFileSync(played)).samples.length; } catch { return 0; } }, { timeout: 15_000 }).toBeGreaterThanOrEqual(pcm.samples.length);
     const out = readWav(readFileSync(played));
     expect(Buffer.from(out.samples.buffer, out.samples.byteOffset, pcm.samples.length * 2).equals(Buffer.from(pcm.samples.buffer, pcm.samples.byteOffset, pcm.samples.length * 2))).toBe(true);
     expect(out.samples.length - pcm.samples.length).toBeLessThan(pcm.rate / 5);
@@ -295,20 +295,22 @@ describe('voice on the running hub', () => {
     await kps[0]!.request('cmd', { cmd: 'recall' }, 'screen');
     type Announce = { id: number; t: string; recall: boolean; short: boolean; durationMs: number; at: number };
     const announces = (): Announce[] => speaker.messages.slice(since).filter((m) => m.topic.endsWith('/announce')).map((m) => ({ ...(m.body as Omit<Announce, 'at'>), at: m.at }));
-    await expect.poll(() => announces().length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => announces().length, { timeout: 15_000 }).toBe(1);
     // Nothing more while the first is playing.
     await new Promise((r) => setTimeout(r, 300));
     expect(announces()).toHaveLength(1);
     const first = announces()[0]!;
     await speaker.client.publishAsync('qhub/dev/speaker-1/played', JSON.stringify({ v: 1, id: first.id }), { qos: 1 });
-    await expect.poll(() => announces().length, { timeout: 3000 }).toBe(2);
+    await expect.poll(() => announces().length, { timeout: 15_000 }).toBe(2);
     // The speaker now stays silent about played: the hub moves on after the call's length plus the grace (1.5 s).
     const second = announces()[1]!;
-    await expect.poll(() => announces().length, { timeout: (second.durationMs as number) + 5000 }).toBe(3);
+    await expect.poll(() => announces().length, { timeout: (second.durationMs as number) + 15_000 }).toBe(3);
     const third = announces()[2]!;
-    expect(third.at - second.at).toBeGreaterThanOrEqual((second.durationMs as number) + 1400);
+    // The hub waited the call's length plus the 1.5 s grace before it moved on. The times are when this test
+    // received each announce: the second can reach it late on a loaded machine, so the margin is 500 ms, not 100.
+    expect(third.at - second.at).toBeGreaterThanOrEqual((second.durationMs as number) + 1000);
     await speaker.client.publishAsync('qhub/dev/speaker-1/played', JSON.stringify({ v: 1, id: third.id }), { qos: 1 });
-    await expect.poll(() => announces().length, { timeout: 3000 }).toBe(4);
+    await expect.poll(() => announces().length, { timeout: 15_000 }).toBe(4);
     const list = announces();
     expect(list.map((x) => x.t)).toEqual([...called, called[0]]);
     expect(list.map((x) => x.recall)).toEqual([false, false, false, true]);
@@ -318,7 +320,7 @@ describe('voice on the running hub', () => {
     const flashed = board.messages.find((m) => m.topic.endsWith('/display') && (m.body.flash as { seq?: number } | null)?.seq === list[3]!.id);
     expect(flashed).toBeDefined();
     expect(flashed!.at).toBeLessThan(list[1]!.at);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('aplay missing (alsa-utils not installed)', () => {

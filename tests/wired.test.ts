@@ -26,7 +26,8 @@ import { PtyPair } from './helpers/pty.js';
 
 /** What the failing wait saw, for its error message (set by the tests that use a line device). */
 let seen: () => string = () => '';
-const until = async (what: string, f: () => boolean | Promise<boolean>, ms = 15_000) => {
+// Deadlines sized for a loaded machine (shared CI runners, other suites beside this one): a passing run never waits for them.
+const until = async (what: string, f: () => boolean | Promise<boolean>, ms = 30_000) => {
   const t0 = Date.now();
   while (!(await f())) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${seen() ? `; last lines: ${seen()}` : ''}`);
@@ -56,7 +57,11 @@ class LineKeypad {
   static async open(path: string): Promise<LineKeypad> {
     const port = new SerialPort({ path, baudRate: 9600, autoOpen: false });
     await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
-    return new LineKeypad(port);
+    const k = new LineKeypad(port);
+    // Like the firmware, it introduces itself after power-up (docs/LINE-PROTOCOL.md), so it does not depend on
+    // hearing the hub's WHO?: one sent before this end was open is gone, and the next comes only with the next PING.
+    k.send('HELLO line-keypad 1.0');
+    return k;
   }
   /** Both directions, for docs/LINE-PROTOCOL.md's captured session (all keypads of the run). */
   static readonly transcript: string[] = [];
@@ -104,6 +109,32 @@ describe('a center with only wired devices', () => {
       tracks.set(`${f.folder}/${f.track}`, 40);
     }
 
+  /**
+   * Presses a button (`levels` first: chatter, applied at once) and holds it until the printer has cut ticket
+   * number `cuts`, `holdMs` more, then lets go: a fixed hold can end, on a loaded machine, before the hub has even
+   * read the press, and the hub then reads press and release together (no press).
+   * A press the dispenser refuses is pressed again once it can issue, up to three times: on a loaded machine the
+   * emulated printer can miss the hub's 800 ms paper-status deadline, and a dispenser that does not hear its
+   * printer refuses presses (a long beep) until the next status poll (10 s) hears it again, as it should.
+   */
+  const press = async (pin: number, cuts: number, o: { levels?: (0 | 1)[]; holdMs?: number } = {}) => {
+    for (let attempt = 1; ; attempt++) {
+      for (const level of o.levels ?? [0]) board.set(pin, level); // ends pressed (0)
+      try {
+        await printer.waitForCuts(cuts, 15_000);
+        if (o.holdMs) await sleep(o.holdMs);
+        return;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+      } finally {
+        board.set(pin, 1);
+      }
+      await until('the dispenser able to issue again', async () => !(await device('disp-w'))?.faults?.length);
+      await sleep(1000); // released long enough to count as released
+    }
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
   const health = async () => (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { devices: { list: { id: string; online: boolean; faults?: string[]; why?: string }[] } };
   const device = async (id: string) => (await health()).devices.list.find((d) => d.id === id);
 
@@ -136,7 +167,7 @@ describe('a center with only wired devices', () => {
       status.set(id, JSON.parse(payload.toString()) as Record<string, unknown>);
     });
     await statuses.subscribeAsync('qhub/dev/+/status');
-  }, 60_000);
+  }, 180_000); // the hub and six emulators starting on a loaded machine
 
   afterAll(async () => {
     if (process.env.WIRED_DEBUG) for (const l of hub?.logs ?? []) console.log(JSON.stringify(l));
@@ -166,8 +197,8 @@ describe('a center with only wired devices', () => {
 
   it('button → printed ticket → keypad call → the Modbus display shows it → the DFPlayer plays the call', async () => {
     const before = printer.tickets().filter((t) => t.cut).length;
-    await board.hold(2, 120);
-    const printed = (await printer.waitForCuts(before + 1)).filter((t) => t.cut);
+    await press(2, before + 1);
+    const printed = printer.tickets().filter((t) => t.cut);
     expect(printed).toHaveLength(before + 1);
     // The printed dots are the ticket the hub issued, rendered as the hub renders it.
     const ticket = printed.at(-1)!.bitmap;
@@ -189,11 +220,13 @@ describe('a center with only wired devices', () => {
 
     await until('LED-485 at address 1 shows A001', () => leds.shown(1) === 'A001');
     expect(leds.shown(2)).toBeNull();
+    // The master never sends a new request while a display prepares its answer (a retry of the same request after
+    // the master's own timeout is not counted: on a loaded machine the emulator can answer later than that).
     expect(leds.overlaps).toBe(0);
 
     // The DFPlayer plays the call's clips in order, one after the other.
     const expected = composeCall({ t: 'A001', w: 1, lang: 'both' }).clips.map((c) => dfTrackOf(c)!);
-    await until('the call played to its last clip', () => df.timeline.length >= expected.length && df.timeline.every((c) => c.end !== undefined), 20_000);
+    await until('the call played to its last clip', () => df.timeline.length >= expected.length && df.timeline.every((c) => c.end !== undefined));
     expect(df.timeline.map((c) => ({ folder: c.folder, track: c.track }))).toEqual(expected);
     expect(df.interrupted).toBe(0);
     for (let i = 1; i < df.timeline.length; i++) expect(df.timeline[i]!.start).toBeGreaterThanOrEqual(df.timeline[i - 1]!.end!);
@@ -206,21 +239,20 @@ describe('a center with only wired devices', () => {
   it('a bouncing button makes one ticket, and a held one makes one ticket', async () => {
     const cuts = () => printer.tickets().filter((t) => t.cut).length;
     const before = cuts();
-    await board.bounce(3, [0, 1, 0, 1, 0, 1, 0, 1, 0], 3);
-    await new Promise((r) => setTimeout(r, 150));
-    board.set(3, 1);
-    await printer.waitForCuts(before + 1);
+    // Chatter on closing, all at once: whatever the load, the hub reads it as edges closer together than its
+    // debounce time (chatter spread in time is PressDebouncer's test, with fake timers, in firmata.test.ts).
+    await press(3, before + 1, { levels: [0, 1, 0, 1, 0, 1, 0, 1, 0] });
     // Released long enough to count as released (a press right on the heels of a release is chatter).
-    await new Promise((r) => setTimeout(r, 100));
-    await board.hold(3, 3000);
-    await printer.waitForCuts(before + 2);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(1000);
+    // Held well past its ticket: still one.
+    await press(3, before + 2, { holdMs: 3000 });
+    await sleep(500);
     expect(cuts()).toBe(before + 2);
   });
 
   it('a printer out of paper stops the dispenser issuing, says so, and issues again with paper', async () => {
     printer.setPaper('out');
-    await until('paper_out in /health', async () => (await device('disp-w'))?.faults?.includes('paper_out') === true, 20_000);
+    await until('paper_out in /health', async () => (await device('disp-w'))?.faults?.includes('paper_out') === true);
     await until('paper_out on the status topic', () => JSON.stringify(status.get('disp-w')?.faults ?? []).includes('paper_out'));
     const cuts = () => printer.tickets().filter((t) => t.cut).length;
     const before = cuts();
@@ -230,16 +262,16 @@ describe('a center with only wired devices', () => {
     expect(cuts()).toBe(before);
     expect(keypad.last('S ')).toBe(screenBefore); // nobody new waits
     printer.setPaper('ok');
-    await until('fault cleared', async () => !(await device('disp-w'))?.faults?.length, 20_000);
+    await until('fault cleared', async () => !(await device('disp-w'))?.faults?.length);
     await until('status LED lit again', () => board.output(13) === 1);
-    await board.hold(2, 120);
-    await printer.waitForCuts(before + 1);
+    await sleep(1000); // released long enough since the refused press
+    await press(2, before + 1);
   });
 
   it('unplug and replug the RS-485 bus: offline, then online, and the newest state made while away is shown', async () => {
     await leds.close();
     await pty.bus.unplug();
-    await until('led-w1 offline', async () => (await device('led-w1'))?.online === false, 20_000);
+    await until('led-w1 offline', async () => (await device('led-w1'))?.online === false);
     await until('led-w1 status offline', () => status.get('led-w1')?.state === 'offline');
     // /health says why, for the technician.
     expect(await device('led-w1')).toMatchObject({ online: false, why: expect.stringMatching(/serial port closed|no answer on the RS-485 bus/) });
@@ -262,7 +294,7 @@ describe('a center with only wired devices', () => {
   it('unplug and replug the keypad: offline, online again with its screen, and it works', async () => {
     await keypad.close();
     await pty.keypad.unplug();
-    await until('kp-w1 offline', async () => (await device('kp-w1'))?.online === false, 20_000);
+    await until('kp-w1 offline', async () => (await device('kp-w1'))?.online === false);
     await pty.keypad.plug();
     keypad = await LineKeypad.open(pty.keypad.device);
     await until('kp-w1 online again', async () => (await device('kp-w1'))?.online === true, 30_000);
@@ -304,7 +336,7 @@ describe('a center with only wired devices', () => {
     await pty.late.plug();
     const display = await LineKeypad.open(pty.late.device); // answers WHO? with a HELLO, like any line device
     try {
-      await until('ld-w2 online', async () => (await device('ld-w2'))?.online === true, 20_000);
+      await until('ld-w2 online', async () => (await device('ld-w2'))?.online === true);
       await until('ld-w2 got its window line', () => display.lines.some((l) => /^D 2 \w+ /.test(l)));
       // The retained status follows presence through the bus: it arrives just after /health says online.
       await until('ld-w2 online on its status topic', () => status.get('ld-w2')?.state === 'online');

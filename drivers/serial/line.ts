@@ -73,6 +73,8 @@ export class SerialLine implements ByteLink {
   private running = false;
   private opened = false;
   private flushing = false;
+  /** The write handed to the port and not drained yet: its bytes are gone, so a newer state must not be merged into it. */
+  private inflight?: Pending;
   private readonly stat = { opens: 0, openFailures: 0, refused: 0, bytesIn: 0, bytesOut: 0, lastError: undefined as string | undefined };
   private readonly o: Required<Omit<SerialLineOptions, 'binding'>> & { binding?: BindingInterface };
 
@@ -122,7 +124,9 @@ export class SerialLine implements ByteLink {
       if (!this.running) return reject(new LineWriteError('stopped', `${this.o.path}: the line is not running`));
       if (opts.key !== undefined) {
         // Newest state wins: a queued write with the same key takes the new bytes; both callers learn the outcome of the one send.
-        const same = this.queue.find((p) => p.key === opts.key);
+        // Not the one being sent: its bytes are already in the port, and merging would lose the newer state (seen under CPU load,
+        // where the drain takes long enough for the next screen of a keypad to arrive meanwhile).
+        const same = this.queue.find((p) => p.key === opts.key && p !== this.inflight);
         if (same) {
           same.data = data;
           same.at = Date.now();
@@ -235,9 +239,10 @@ export class SerialLine implements ByteLink {
           continue;
         }
         const port = this.port;
+        this.inflight = p;
         const err = await new Promise<Error | null | undefined>((r) => {
           port.write(p.data, (e) => (e ? r(e) : port.drain((d) => r(d))));
-        });
+        }).finally(() => (this.inflight = undefined));
         if (err && port === this.port && this.opened) {
           // The port is still there but refused the bytes: report it, do not loop on it.
           this.queue.shift();

@@ -93,6 +93,12 @@ export class LedBusEmulator {
   readonly history: SlaveEvent[] = [];
   /** Requests that began arriving while an answer was still pending. */
   overlaps = 0;
+  /**
+   * Requests that arrived while the answer to the very same request was pending: the master's retry after
+   * its response timeout. Not a manners problem (the master waited its timeout; on a loaded machine this
+   * emulator can take longer than that to answer), so kept apart from `overlaps`.
+   */
+  repeats = 0;
   /** Frames with a bad CRC (ignored). */
   badCrc = 0;
   private readonly displays = new Map<number, Display>();
@@ -101,6 +107,9 @@ export class LedBusEmulator {
   private toDrop = 0;
   private mute = false;
   private pendingAnswer?: SlaveEvent;
+  private pendingFrame?: Buffer;
+  /** The pending answer that bytes arrived over, decided once their frame is complete (a repeat or another request). */
+  private interrupted?: { ev: SlaveEvent; frame: Buffer };
   private silenceTimer?: NodeJS.Timeout;
 
   /**
@@ -152,10 +161,9 @@ export class LedBusEmulator {
   // ----------------------------------------------------------------
 
   private onBytes(chunk: Buffer): void {
-    if (this.pendingAnswer && !this.pendingAnswer.overlapped) {
-      // The master is talking while we are about to answer: a collision on a real bus.
-      this.overlaps++;
-      this.pendingAnswer.overlapped = true;
+    if (this.pendingAnswer && !this.pendingAnswer.overlapped && !this.interrupted) {
+      // The master is talking while we are about to answer: a collision on a real bus (unless it is its retry, see handle).
+      this.interrupted = { ev: this.pendingAnswer, frame: this.pendingFrame! };
     }
     this.buf = Buffer.concat([this.buf, chunk]);
     // A real slave resets its receiver after 3.5 character times of silence; the
@@ -191,6 +199,15 @@ export class LedBusEmulator {
   }
 
   private handle(frame: Buffer): void {
+    const cut = this.interrupted;
+    this.interrupted = undefined;
+    if (cut) {
+      if (cut.frame.equals(frame)) this.repeats++;
+      else {
+        this.overlaps++;
+        cut.ev.overlapped = true;
+      }
+    }
     const address = frame[0]!;
     const fn = frame[1]!;
     const d = this.displays.get(address);
@@ -224,6 +241,7 @@ export class LedBusEmulator {
     }
     ev.shown = d.shown;
     this.pendingAnswer = ev;
+    this.pendingFrame = Buffer.from(frame);
     setTimeout(() => {
       // Cleared before writing: the master can only have our answer after this point.
       if (this.pendingAnswer === ev) this.pendingAnswer = undefined;

@@ -54,7 +54,16 @@ export async function startHub(config: string, dataDir: string, extraEnv: Record
   const logs: Record<string, unknown>[] = [];
   let buf = '';
   let stderr = '';
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  // A hook that times out before the hub is ready never gets a handle to stop it: the daemon must not outlive the test process
+  // (seen on a loaded machine: one left running per timed-out beforeAll, loading the machine further).
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
+  const exited = new Promise<number | null>((r) =>
+    proc.on('exit', (code) => {
+      process.off('exit', reap);
+      r(code);
+    }),
+  );
   const ready = new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
       buf += d;
@@ -144,7 +153,8 @@ export async function connectDevice(port: number, id: string, secret: string, op
     client,
     messages,
     mark: () => messages.length,
-    waitFor(leaf, pred = () => true, timeoutMs = 3000, since = 0) {
+    // Deadlines sized for a loaded machine (shared CI runners, other suites beside this one); a passing wait ends at its message.
+    waitFor(leaf, pred = () => true, timeoutMs = 15_000, since = 0) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = messages.find((x, i) => i >= since && leafOf(x.topic) === leaf && x.topic.startsWith(`qhub/dev/${id}/`) && pred(x.body));
@@ -162,7 +172,7 @@ export async function connectDevice(port: number, id: string, secret: string, op
         check();
       });
     },
-    async request(leaf, body, replyLeaf, timeoutMs = 3000) {
+    async request(leaf, body, replyLeaf, timeoutMs = 15_000) {
       const rid = (body.id as string | undefined) ?? `t${process.pid}-${++counter}`;
       const since = messages.length;
       const p = Promise.race([
