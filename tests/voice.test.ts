@@ -107,7 +107,7 @@ describe('a clip pack (espeak-ng demo pack)', () => {
 
   beforeAll(async () => {
     await generateDemoPack(pack);
-  }, 120_000);
+  }, 300_000); // 156 espeak-ng clips: seconds on a quiet machine, minutes beside a heavy load
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('renders a call as one buffer: its length (by sox) is the clips plus the pauses, and no gap is longer than the configured pause', () => {
@@ -234,7 +234,7 @@ describe('voice on the running hub', () => {
     const { config } = testCenter((doc) => doc.setIn(['voice'], doc.createNode({ playedTimeoutMs: 1500, local })));
     hub = await startHub(config, join(dir, 'data'));
     speaker = await connectDevice(hub.mqttPort, 'speaker-1', secrets['speaker-1']!);
-  }, 120_000);
+  }, 300_000);
   afterAll(async () => {
     for (const d of [speaker, ...devices]) await d?.close();
     await hub?.stop();
