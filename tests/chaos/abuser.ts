@@ -210,7 +210,7 @@ const modes: Record<string, () => Promise<void>> = {
       const k = Math.floor(Math.random() * 4);
       const path = ['/api/v1/login', '/api/v1/windows.next', '/api/v1/tickets.issue', '/health'][k]!;
       const body = k === 3 ? undefined : Math.random() < 0.5 ? randomBytes(300) : '{"name":' + '['.repeat(500);
-      const r = await fetch(`http://127.0.0.1:${a.port}${path}`, { method: k === 3 ? 'GET' : 'POST', headers: { 'content-type': Math.random() < 0.5 ? 'application/json' : 'application/x-garbage' }, body }).catch(() => undefined);
+      const r = await fetch(`http://127.0.0.1:${a.port}${path}`, { signal: AbortSignal.timeout(5000), method: k === 3 ? 'GET' : 'POST', headers: { 'content-type': Math.random() < 0.5 ? 'application/json' : 'application/x-garbage' }, body }).catch(() => undefined);
       await r?.arrayBuffer().catch(() => undefined);
       count(`status${r?.status ?? 'Err'}`);
     });
@@ -247,7 +247,7 @@ const modes: Record<string, () => Promise<void>> = {
   /** Wrong passwords for one user, as fast as the hub answers. */
   async 'http-login'() {
     await parallel(4, async () => {
-      const r = await fetch(`http://127.0.0.1:${a.port}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: a.user, password: `guess-${Math.random()}` }) }).catch(() => undefined);
+      const r = await fetch(`http://127.0.0.1:${a.port}/api/v1/login`, { signal: AbortSignal.timeout(5000), method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: a.user, password: `guess-${Math.random()}` }) }).catch(() => undefined);
       await r?.arrayBuffer().catch(() => undefined);
       count(`status${r?.status ?? 'Err'}`);
     });
@@ -302,6 +302,13 @@ if (!f) {
   console.error(`unknown mode ${a.mode}`);
   process.exit(2);
 }
+const report = (late: boolean) => {
+  process.stdout.write(`${JSON.stringify({ mode: a.mode, ...(late ? { cutOff: true } : {}), ...Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Math.round(v * 100) / 100])) })}\n`);
+  process.exit(0);
+};
+// Whatever hangs (a request the hub never answers), the abuser reports and ends 5 s after its time.
+setTimeout(() => report(true), a.seconds * 1000 + 5000).unref();
+// How long the process took to get here (a busy machine starts node slowly): part of its seconds.
+count('startS', performance.now() / 1000);
 await f();
-process.stdout.write(`${JSON.stringify({ mode: a.mode, ...Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Math.round(v * 100) / 100])) })}\n`);
-process.exit(0);
+report(false);

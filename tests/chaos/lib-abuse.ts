@@ -38,6 +38,16 @@ export function quantile(xs: number[], q: number): number | null {
 }
 export const round = (x: number | null, d = 2) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
+/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 export function rssKiB(pid: number): number | null {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
@@ -250,7 +260,7 @@ export class Abuser {
   }
 
   /** Waits for the abuser to finish (it stops itself after its seconds); kills it after a grace period. */
-  async done(graceMs = 15_000): Promise<AbuserResult> {
+  async done(graceMs = 30_000): Promise<AbuserResult> {
     const p = this.proc!;
     const t = setTimeout(() => p.kill('SIGKILL'), this.args.seconds * 1000 + graceMs);
     const code = await this.exited;
@@ -299,7 +309,8 @@ export interface AbuseOptions {
  */
 export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<ScenarioResult> {
   const phaseS = ctx.short ? 2 : 8;
-  const baselineN = ctx.short ? 50 : 150;
+  const baselineN = ctx.short ? 40 : 100;
+  const quietSliceS = ctx.short ? 1.5 : 3;
   const figures: Record<string, Figure> = {};
   const problems: string[] = [];
   let w: WatchedHub | undefined;
@@ -312,16 +323,20 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
     await probe.start();
     await probe.measure(10, ctx.signal); // warm-up
     // The log a quiet hall makes (each call is a line, summarized when many): the abuse is judged on what it adds.
-    const q0 = { bytes: w.logBytes(), at: performance.now() };
+    const q0 = { bytes: w.logBytes(), at: performance.now(), cpu: cpuSeconds(w.hub.proc.pid!) };
     const baseline = await probe.measure(baselineN, ctx.signal);
     const quietLogPerS = (w.logBytes() - q0.bytes) / ((performance.now() - q0.at) / 1000);
+    /** CPU the hub used per second of wall time (1 = one core). */
+    const quietCpu = (cpuSeconds(w.hub.proc.pid!) - q0.cpu) / ((performance.now() - q0.at) / 1000);
     const rssQuiet = w.rssMaxMiB();
     const errs0 = w.hub.logs.filter((l) => (l.level as number) >= 50).length;
     w.resetRss();
     const bytes0 = w.logBytes();
     const lines0 = w.hub.logs.length;
     const t0 = performance.now();
-    const begin = probe.run();
+    probe.run();
+    const under: number[] = [];
+    const cpu0 = cpuSeconds(w.hub.proc.pid!);
     const results: AbuserResult[] = [];
     const perPhase: string[] = [];
     for (const ph of o.phases) {
@@ -334,12 +349,19 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
       results.push(r);
       if (r.failed) problems.push(`the ${ph.mode} abuser did not run to its end: ${String(r.failed)}`);
       const mine = probe.samples.slice(i0);
+      under.push(...mine);
       perPhase.push(`${ph.mode}:${round(quantile(mine, 0.5), 1)}/${round(quantile(mine, 0.99), 1)}`);
       ctx.progress(`${ph.mode}: ${JSON.stringify(r)} rss ${w.rssNowMiB().toFixed(1)} MiB, log ${w.logBytes() - bytes0} B, calls p50/p99 ${perPhase.at(-1)} ms (${mine.length})`);
       for (const part of [side, await ph.after?.(w, r, phaseS)]) {
         Object.assign(figures, part?.figures ?? {});
         problems.push(...(part?.problems ?? []));
       }
+      // A quiet slice after each abuser (after a second to settle) joins the baseline: the machine's own
+      // load drifts (other work beside the run), and quiet and abuse slices taken in turn see the same drift.
+      await sleep(1000, ctx.signal);
+      const q = probe.samples.length;
+      await sleep(quietSliceS * 1000, ctx.signal);
+      baseline.push(...probe.samples.slice(q));
       if (!w.alive()) {
         problems.push(`the daemon died during ${ph.mode} (exit ${w.hub.proc.exitCode ?? w.hub.proc.signalCode})`);
         break;
@@ -348,7 +370,7 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
     await probe.stop();
     if (results.length < o.phases.length && w.alive()) problems.push(`the time budget ran out after ${results.length} of ${o.phases.length} abusers (${ctx.signal.reason})`);
     const abuseS = (performance.now() - t0) / 1000;
-    const under = probe.samples.slice(begin);
+    const hubCpu = (cpuSeconds(w.hub.proc.pid!) - cpu0) / abuseS;
     const logBytes = w.logBytes() - bytes0;
     const rssMax = w.rssMaxMiB();
     const b50 = quantile(baseline, 0.5);
@@ -373,6 +395,9 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
       logBytesPerS: round(logBytes / abuseS, 0),
       quietLogBytesPerS: round(quietLogPerS, 0),
       logLines: w.hub.logs.length - lines0,
+      hubCpuQuiet: round(quietCpu, 2),
+      hubCpuAbuse: round(hubCpu, 2),
+      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!,
     });
     {
       const counts = new Map<string, number>();
