@@ -136,6 +136,27 @@ describe('the device door', () => {
     await kp.close();
   });
 
+  it('a device repeating bad payloads (oversized, not JSON, refused) makes a few log lines, not one per message', async () => {
+    const kp = await connectDevice(hub.mqttPort, 'kp-6', secrets['kp-6']!);
+    const logs0 = hub.logs.length;
+    for (let i = 0; i < 10; i++) {
+      kp.client.publish('qhub/dev/kp-6/cmd', Buffer.alloc(8500, 0x41), { qos: 0 });
+      kp.client.publish('qhub/dev/kp-6/cmd', Buffer.from([0xff, 0x00, 0x7b]), { qos: 0 });
+      kp.client.publish('qhub/dev/kp-6/cmd', JSON.stringify({ v: 1, id: `bad-${i}`, cmd: 'no-such-command' }), { qos: 0 });
+    }
+    // The last of them is answered: all 30 went through the hub.
+    await kp.waitFor('error', (b) => b.re === 'bad-9', 10_000);
+    // The daemon's log reaches this process on its own pipe, a moment after the reply: wait for the first lines.
+    const lines = () => hub.logs.slice(logs0).map((l) => String(l.msg));
+    const about = (re: RegExp) => lines().filter((m) => re.test(m)).length;
+    await vi.waitFor(() => expect(about(/^payload too large/) * about(/^malformed JSON from device/) * about(/^request refused/)).toBeGreaterThan(0), { timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 500)); // and anything that would follow them
+    expect(about(/^payload too large/), JSON.stringify(lines())).toBe(1);
+    expect(about(/^malformed JSON from device/), JSON.stringify(lines())).toBe(1);
+    expect(about(/^request refused/), JSON.stringify(lines())).toBeLessThanOrEqual(2);
+    await kp.close();
+  });
+
   it('an id over 64 characters is refused with the whole id in `re`', async () => {
     const disp = await connectDevice(hub.mqttPort, 'disp-1', secrets['disp-1']!);
     const id = 'x'.repeat(80);

@@ -367,7 +367,9 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
       body = parsed as Record<string, unknown>;
     } catch {
-      this.logOf(d).warn({ leaf, bytes: payload.length }, 'malformed JSON from device');
+      // A firmware stuck sending bad bytes: one line per device every 10 s, with how many were held back.
+      const q = this.quiet.pass(`bad-json/${d.id}`);
+      if (q.ok) this.logOf(d).warn({ leaf, bytes: payload.length, ...(q.held ? { more: q.held } : {}) }, q.held ? `malformed JSON from device (and ${q.held} more)` : 'malformed JSON from device');
       return this.error(d, undefined, 'bad_json', 'the payload must be a JSON object');
     }
     // The id comes back whole in `re`, so the device can match the refusal of an id that is too long.
@@ -388,7 +390,9 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   /** Replies on the device's error channel; errors without a request id at most once a second per device and code. */
   private error(d: DeviceConfig, re: string | undefined, code: ProtocolErrorCode, message?: string): void {
-    this.logOf(d).info({ re, code, message }, 'request refused');
+    // Once per device and code every 10 s, with a count: a device repeating a refused request cannot flood the journal.
+    const q = this.quiet.pass(`refused/${d.id}/${code}`);
+    if (q.ok) this.logOf(d).info({ re, code, message, ...(q.held ? { more: q.held } : {}) }, q.held ? `request refused (and ${q.held} more like it)` : 'request refused');
     if (re === undefined && !this.errors.pass(`${d.id}/${code}`).ok) return;
     this.deliver(d, { leaf: 'error', body: { v: PROTOCOL_VERSION, ...(re !== undefined ? { re } : {}), code, message: message ?? ALL_ERRORS[code] } });
   }

@@ -445,7 +445,7 @@ export class Broker implements HubModule, Transport {
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     if (payload.length > m.maxPayloadBytes) {
-      this.log.warn({ device: d.id, bytes: payload.length, max: m.maxPayloadBytes }, 'payload too large: dropped');
+      this.noisy('warn', `too-large/${d.id}`, { device: d.id, bytes: payload.length, max: m.maxPayloadBytes }, 'payload too large: dropped');
       this.refuse(d, 'too_large', `payloads are limited to ${m.maxPayloadBytes} bytes`);
       return drop();
     }
