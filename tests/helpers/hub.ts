@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { parseDocument } from 'yaml';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+// The repository root, from the sources (vitest) or from their compiled copy in dist/ (npm run chaos).
+const ROOT = new URL('../../', import.meta.url).pathname.replace(/dist\/$/, '');
 export const CLI = join(ROOT, 'dist/daemon/cli.js');
 export const EXAMPLE = join(ROOT, 'config/center.example.yaml');
 

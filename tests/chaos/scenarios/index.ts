@@ -1,4 +1,8 @@
 import type { Scenario } from '../scenario.js';
+import { kill } from './kill.js';
 
 /** Every scenario `npm run chaos` runs, in order. Add yours here. */
-export const SCENARIOS: Scenario[] = [];
+export const SCENARIOS: Scenario[] = [
+  kill,
+  // abuse-mqtt, abuse-http, serial-storm, reload-load (branch abuse), suite-load (branch busy): registered by their helpers.
+];
