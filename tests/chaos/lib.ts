@@ -104,6 +104,25 @@ export async function health(hub: RunningHub): Promise<{ seq: number; forward?: 
   return (await r.json()) as { seq: number };
 }
 
+/**
+ * Waits until the hub is quiet and forwarded everything: both backlogs 0, the
+ * log's last seq unchanged for a second (late device presence events), and
+ * every receiver holding that many distinct events. Returns the last seq, or
+ * undefined when that did not happen within `ms`.
+ */
+export async function settle(hub: RunningHub, receivers: Taken[], ms = 60_000): Promise<number | undefined> {
+  let prev = -1;
+  let last: number | undefined;
+  const ok = await waitUntil(async () => {
+    const h = await health(hub);
+    const quiet = h.seq === prev && (h.forward?.backlog ?? 0) === 0 && (h.bridge?.backlog ?? 0) === 0 && receivers.every((r) => r.unique().length >= h.seq);
+    prev = h.seq;
+    last = h.seq;
+    return quiet;
+  }, ms, 1000);
+  return ok ? last : undefined;
+}
+
 /** Events a receiver took, in the order it took them, duplicates included. */
 export class Taken {
   events: { key: string; seq: number; type: string; ref?: string }[] = [];
@@ -282,14 +301,15 @@ export class Device {
     try {
       while (!signal.aborted) {
         const got = new Promise<{ leaf: string; body: Record<string, unknown> } | undefined>((resolve) => {
-          const t = setTimeout(() => resolve(undefined), retryMs);
-          const onAbort = () => resolve(undefined);
-          signal.addEventListener('abort', onAbort, { once: true });
-          this.waiters.set(id, (r) => {
+          const finish = (r: { leaf: string; body: Record<string, unknown> } | undefined) => {
             clearTimeout(t);
             signal.removeEventListener('abort', onAbort);
             resolve(r);
-          });
+          };
+          const t = setTimeout(() => finish(undefined), retryMs);
+          const onAbort = () => finish(undefined);
+          signal.addEventListener('abort', onAbort, { once: true });
+          this.waiters.set(id, finish);
         });
         if (this.client?.connected) {
           attempts++;

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import type { RunningHub } from '../../helpers/hub.js';
 import type { Scenario } from '../scenario.js';
-import { Children, checkLog, chaosCenter, Device, freePort, health, Load, percentile, readLog, Receiver, sleep, startTimed, Upstream, waitUntil } from '../lib.js';
+import { Children, checkLog, chaosCenter, Device, freePort, Load, percentile, readLog, Receiver, settle, sleep, startTimed, Upstream } from '../lib.js';
 
 export const kill: Scenario = {
   name: 'kill',
@@ -59,13 +59,7 @@ export const kill: Scenario = {
       // Let the devices finish what is in flight against a live hub, then drain the forwarders.
       stopLoad.abort();
       await load.done();
-      const drained = await waitUntil(async () => {
-        const h = await health(hub!);
-        return h.forward?.backlog === 0 && h.bridge?.backlog === 0 && h.bridge.connected;
-      }, 60_000, 200);
-      if (!drained) problems.push('the forwarders did not drain their backlog within 60 s of the last restart');
-      const last = (await health(hub)).seq;
-      await waitUntil(() => upstream.taken.unique().length >= last && receiver.taken.unique().length >= last, 15_000);
+      if ((await settle(hub, [receiver.taken, upstream.taken])) === undefined) problems.push('the forwarders did not deliver the whole log within 60 s of the last restart');
       await hub.stop();
       hub = undefined;
 
