@@ -11,7 +11,7 @@
  * (read, rollups), the bus (listen).
  */
 import type { ScheduledTask } from 'node-cron';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig } from '../../config/schema.js';
@@ -100,7 +100,7 @@ export class ReportsModule implements HubModule {
       this.lastError = undefined;
     } catch (e) {
       this.lastError = (e as Error).message;
-      this.log.error({ err: e, folder: this.folder }, 'could not write the scheduled report: check the folder exists and is writable (reports.folder)');
+      this.log.error({ err: e, folder: this.folder }, 'could not write the scheduled report: check the folder exists, is writable and its disk is not full (reports.folder)');
     }
     return written;
   }
@@ -115,8 +115,14 @@ export class ReportsModule implements HubModule {
         ['html', toHtml(report, lang, { generatedAt: now })],
       ] as const) {
         const file = join(this.folder, `${stem}.${lang}.${ext}`);
-        writeFileSync(`${file}.tmp`, text);
-        renameSync(`${file}.tmp`, file);
+        try {
+          writeFileSync(`${file}.tmp`, text);
+          renameSync(`${file}.tmp`, file);
+        } catch (e) {
+          // A full disk: no half-written .tmp left taking the space.
+          rmSync(`${file}.tmp`, { force: true });
+          throw e;
+        }
         out.push(file);
       }
     }
