@@ -63,7 +63,18 @@ export class ReportsModule implements HubModule {
       const [h, m] = reportTime(this.config).split(':').map(Number) as [number, number];
       // Loaded only when a report is scheduled.
       const cron = (await import('node-cron')).default;
-      this.task = cron.schedule(`${m} ${h} * * *`, () => this.scheduled(this.core.clock()), { timezone: this.config.center.timezone, name: 'qhub-reports', noOverlap: true });
+      this.task = cron.schedule(`${m} ${h} * * *`, () => this.fireOnce(this.core.clock()), { timezone: this.config.center.timezone, name: 'qhub-reports', noOverlap: true });
+      // node-cron waits on one long timer armed from the wall clock: when the clock is stepped (NTP setting a Pi's
+      // clock after boot) it fires hours off or skips the day as "missed". This check on the wall clock catches up,
+      // within the hour after the report time, once per local date (measured by `npm run chaos -- --only clock`).
+      const at = h * 60 + m;
+      this.catchUp = setInterval(() => {
+        const now = this.core.clock();
+        const t = localTime(now, this.config.center.timezone);
+        const minute = t.hour * 60 + t.minute;
+        if (minute >= at && minute < at + 60) this.fireOnce(now);
+      }, 15_000);
+      this.catchUp.unref();
     }
   }
 
@@ -83,6 +94,17 @@ export class ReportsModule implements HubModule {
       this.lastError = (e as Error).message;
       this.log.error({ err: e, day }, 'could not keep the day figures; the day can be recomputed while its events are kept');
     }
+  }
+
+  private catchUp?: NodeJS.Timeout;
+  /** Local date of the last scheduled run: the cron job and the catch-up check write once per date, whatever the clock does. */
+  private firedOn?: string;
+
+  private fireOnce(now: number): string[] {
+    const date = localTime(now, this.config.center.timezone).date;
+    if (this.firedOn === date) return [];
+    this.firedOn = date;
+    return this.scheduled(now);
   }
 
   /** The cron job: the day's report, and on Sundays the ISO week's. Returns the files written. */
@@ -147,6 +169,7 @@ export class ReportsModule implements HubModule {
   async stop(): Promise<void> {
     this.off?.();
     this.off = undefined;
+    clearInterval(this.catchUp);
     await this.task?.destroy();
     this.task = undefined;
   }
