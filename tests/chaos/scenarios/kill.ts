@@ -14,7 +14,7 @@ import { Children, checkLog, chaosCenter, Device, freePort, Load, percentile, re
 export const kill: Scenario = {
   name: 'kill',
   title: 'SIGKILL the daemon at random moments under load (dispensers, keypads, webhook, upstream mosquitto)',
-  budgetMs: { full: 420_000, short: 90_000 },
+  budgetMs: { full: 900_000, short: 150_000 },
   async run(ctx) {
     const rounds = ctx.short ? 8 : 50;
     const children = new Children();
