@@ -4,7 +4,7 @@
  * Reads the store file read-only (beside a running hub: WAL readers never
  * block the writer) and prints or writes the report.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkCenterFile, formatProblem } from '../../config/load.js';
@@ -98,7 +98,19 @@ export async function reportCommand(args: string[], configPath: (given?: string)
     if (partial.length) console.error(`qhub report: warning: ${partial.join(', ')}: part of the day's events were pruned and no rollup was kept; figures cover what remains`);
     const text = values.html ? toHtml(report, lang, { generatedAt: now }) : toCsv(report, lang, { generatedAt: now });
     if (values.out) {
-      writeFileSync(values.out, text);
+      // Written beside and renamed: a full disk leaves no half report under the real name.
+      const tmp = `${values.out}.tmp`;
+      try {
+        writeFileSync(tmp, text);
+        renameSync(tmp, values.out);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        const code = (e as NodeJS.ErrnoException).code;
+        console.error(
+          `qhub report: cannot write ${resolve(values.out)}: ${code === 'ENOSPC' ? 'the disk is full (no space left): free space there or give --out on another disk' : (e as Error).message}`,
+        );
+        return 1;
+      }
       console.error(`${resolve(values.out)}: ${values.html ? 'HTML' : 'CSV'} report, ${report.days.length} day(s) (${Object.entries(sources).map(([d, s]) => `${d} from ${s}`).join(', ')})`);
     } else process.stdout.write(text);
     return 0;

@@ -11,7 +11,7 @@
  * (read, rollups), the bus (listen).
  */
 import type { ScheduledTask } from 'node-cron';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig } from '../../config/schema.js';
@@ -63,7 +63,18 @@ export class ReportsModule implements HubModule {
       const [h, m] = reportTime(this.config).split(':').map(Number) as [number, number];
       // Loaded only when a report is scheduled.
       const cron = (await import('node-cron')).default;
-      this.task = cron.schedule(`${m} ${h} * * *`, () => this.scheduled(this.core.clock()), { timezone: this.config.center.timezone, name: 'qhub-reports', noOverlap: true });
+      this.task = cron.schedule(`${m} ${h} * * *`, () => this.fireOnce(this.core.clock()), { timezone: this.config.center.timezone, name: 'qhub-reports', noOverlap: true });
+      // node-cron waits on one long timer armed from the wall clock: when the clock is stepped (NTP setting a Pi's
+      // clock after boot) it fires hours off or skips the day as "missed". This check on the wall clock catches up,
+      // within the hour after the report time, once per local date (measured by `npm run chaos -- --only clock`).
+      const at = h * 60 + m;
+      this.catchUp = setInterval(() => {
+        const now = this.core.clock();
+        const t = localTime(now, this.config.center.timezone);
+        const minute = t.hour * 60 + t.minute;
+        if (minute >= at && minute < at + 60) this.fireOnce(now);
+      }, 15_000);
+      this.catchUp.unref();
     }
   }
 
@@ -85,6 +96,17 @@ export class ReportsModule implements HubModule {
     }
   }
 
+  private catchUp?: NodeJS.Timeout;
+  /** Local date of the last scheduled run: the cron job and the catch-up check write once per date, whatever the clock does. */
+  private firedOn?: string;
+
+  private fireOnce(now: number): string[] {
+    const date = localTime(now, this.config.center.timezone).date;
+    if (this.firedOn === date) return [];
+    this.firedOn = date;
+    return this.scheduled(now);
+  }
+
   /** The cron job: the day's report, and on Sundays the ISO week's. Returns the files written. */
   scheduled(now: number): string[] {
     const written: string[] = [];
@@ -100,7 +122,7 @@ export class ReportsModule implements HubModule {
       this.lastError = undefined;
     } catch (e) {
       this.lastError = (e as Error).message;
-      this.log.error({ err: e, folder: this.folder }, 'could not write the scheduled report: check the folder exists and is writable (reports.folder)');
+      this.log.error({ err: e, folder: this.folder }, 'could not write the scheduled report: check the folder exists, is writable and its disk is not full (reports.folder)');
     }
     return written;
   }
@@ -115,8 +137,14 @@ export class ReportsModule implements HubModule {
         ['html', toHtml(report, lang, { generatedAt: now })],
       ] as const) {
         const file = join(this.folder, `${stem}.${lang}.${ext}`);
-        writeFileSync(`${file}.tmp`, text);
-        renameSync(`${file}.tmp`, file);
+        try {
+          writeFileSync(`${file}.tmp`, text);
+          renameSync(`${file}.tmp`, file);
+        } catch (e) {
+          // A full disk: no half-written .tmp left taking the space.
+          rmSync(`${file}.tmp`, { force: true });
+          throw e;
+        }
         out.push(file);
       }
     }
@@ -141,6 +169,7 @@ export class ReportsModule implements HubModule {
   async stop(): Promise<void> {
     this.off?.();
     this.off = undefined;
+    clearInterval(this.catchUp);
     await this.task?.destroy();
     this.task = undefined;
   }

@@ -13,6 +13,14 @@ import type { QueueEvent, StoredEvent } from '../../contract/queue.js';
 /** `PRAGMA user_version` of a store this qhub writes; a higher one is refused (open, restore). */
 export const SCHEMA_VERSION = 1;
 
+/** What a technician reads when a write failed: a full disk is named as such, with what to do. */
+export function writeFailure(file: string, e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC')
+    return `the disk holding ${dirname(file)} is full, nothing was saved: free space there (old backups, reports, logs); the hub takes commands again by itself once there is room`;
+  return `could not write to ${file}: ${(e as Error).message}`;
+}
+
 export class StoreError extends Error {
   constructor(
     message: string,
@@ -182,7 +190,7 @@ export class Store {
       return this.db!.inTransaction ? write() : this.db!.transaction(write)();
     } catch (e) {
       this.last = last;
-      throw new StoreError(`could not write to ${this.file}: ${(e as Error).message}`, e);
+      throw new StoreError(writeFailure(this.file, e), e);
     }
   }
 
@@ -200,7 +208,7 @@ export class Store {
     } catch (e) {
       this.last = last;
       if (e instanceof StoreError) throw e;
-      throw new StoreError(`could not write to ${this.file}: ${(e as Error).message}`, e);
+      throw new StoreError(writeFailure(this.file, e), e);
     }
   }
 
