@@ -67,6 +67,25 @@ export interface DevicePresence {
   fw?: string;
   faults?: string[];
   bind: { window?: number; services?: string[]; zone?: string };
+  /** Device health (daemon/health, rebuilt from the event log at start): absent where the hub has no record. */
+  health?: DeviceHealth;
+}
+
+/** A device's day so far, kept across restarts (presence from the event log, errors in the store's rollups). */
+export interface DeviceHealth {
+  /** When the hub last heard it: now while online, else when its link went down (ISO 8601); absent: never seen. */
+  lastSeen?: string;
+  /** Times it came back after going offline, this business day. */
+  reconnectsToday: number;
+  /** Requests it sent that the hub refused (bad payload, not allowed, rate), this business day. */
+  errorsToday: number;
+  lastError?: { code: string; at: string };
+  /** Last model and firmware it reported (also while offline). */
+  model?: string;
+  fw?: string;
+  /** Offline: since when and why, also when that was before a restart. */
+  offlineSince?: string;
+  why?: string;
 }
 
 /** What an action of the command table (daemon/api/actions.ts) came to. */

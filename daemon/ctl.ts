@@ -27,7 +27,7 @@ const HELP: Record<string, string> = {
   reload: 'qhub reload [--json]                       re-read the config file: devices, windows, services, users, voice change live; a bad file is refused',
   alerts: 'qhub alerts [--json]                       the alerts open now (devices missing or failing in opening hours, queues over threshold)',
   status: 'qhub status [--json]                       the business day, devices online, people waiting, windows open',
-  devices: 'qhub devices [--json]                      every device: online or not, since when, why, faults',
+  devices: 'qhub devices [--json]                      every device: online or not, since when, why, faults, last seen, reconnects and refused requests today',
   queues: 'qhub queues [--json]                       every service: waiting, longest wait, next numbers',
   windows: 'qhub windows [--json]                      every window: state, citizen at it, waiting, served today',
   window: `qhub window N [ACTION] [--json]            show window N, or act on it (when its keypad is dead):
@@ -137,8 +137,8 @@ function show(action: string, r: unknown): string {
       ].join('\n');
     case 'devices':
       return table(
-        (r as Any[]).map((d) => [d.id, d.kind, d.model, d.transport, d.online ? 'online' : 'OFFLINE', d.online ? d.since : d.offlineSince, d.online ? (d.faults ?? []).join(',') : d.why]),
-        ['device', 'kind', 'model', 'via', 'state', 'since', 'faults / why'],
+        (r as Any[]).map((d) => [d.id, d.kind, d.model, d.fw, d.transport, d.online ? 'online' : 'OFFLINE', d.online ? d.since : d.offlineSince, d.health?.lastSeen, d.health?.reconnectsToday, d.health?.errorsToday, d.online ? (d.faults ?? []).join(',') : d.why]),
+        ['device', 'kind', 'model', 'fw', 'via', 'state', 'since', 'last seen', 'reconnects', 'errors', 'faults / why'],
       );
     case 'queues':
       return table(

@@ -137,8 +137,10 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   }
 
   stop(): void {
-    this.running = false;
+    // Presence changes held back by a flapping device are written now, while the core still runs.
     clearTimeout(this.settleTimer);
+    this.settle(true);
+    this.running = false;
     this.ctx.links.listen(undefined);
     this.unsubscribe?.();
   }
@@ -245,14 +247,14 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
    * changes in between are counted (`flaps`) and its state at the end is
    * always written.
    */
-  private logPresence(d: DeviceConfig): void {
+  private logPresence(d: DeviceConfig, force = false): void {
     if (!this.running) return;
     const p = this.presence.get(d.id);
     const key = p ? `on:${(p.faults ?? []).join(',')}` : 'off';
     if (this.recorded.get(d.id) === key) return;
     let b = this.presenceRate.get(d.id);
     if (!b) this.presenceRate.set(d.id, (b = new Bucket(0.1, 6)));
-    if (!b.take()) {
+    if (!b.take() && !force) {
       this.flaps.set(d.id, (this.flaps.get(d.id) ?? 0) + 1);
       this.unsettled.add(d.id);
       this.settleTimer ??= setTimeout(() => this.settle(), 10_000);
@@ -265,7 +267,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     const gone = this.gone.get(d.id);
     const body: EventBody = p
       ? { type: 'device.online', device: d.id, kind: d.kind, ...(p.model ? { model: p.model } : {}), ...(p.fw ? { fw: p.fw } : {}), ...(p.faults?.length ? { faults: p.faults } : {}), ...(flaps ? { flaps } : {}) }
-      : { type: 'device.offline', device: d.id, kind: d.kind, ...(gone?.why ? { why: gone.why } : {}), ...(flaps ? { flaps } : {}) };
+      : { type: 'device.offline', device: d.id, kind: d.kind, ...(gone?.why ? { why: gone.why } : {}), ...(flaps ? { flaps } : {}), ...(flaps && gone ? { since: gone.since } : {}) };
     void this.core.note([body], 'hub').then((r) => {
       if (!r.ok) {
         // Not on disk: try again at the next change or settle.
@@ -275,13 +277,13 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     });
   }
 
-  private settle(): void {
+  private settle(force = false): void {
     this.settleTimer = undefined;
     const ids = [...this.unsettled];
     this.unsettled.clear();
     for (const id of ids) {
       const d = this.devices.find((x) => x.id === id);
-      if (d) this.logPresence(d);
+      if (d) this.logPresence(d, force);
     }
   }
 
@@ -314,6 +316,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   /** A request the transport refused at its door (ACL, size, rate, shutting down): told on the device's error channel. */
   refused(d: DeviceConfig, code: ProtocolErrorCode, message?: string): void {
+    this.ctx.bus.emit('device.error', { device: d, code });
     // The transport logs these itself, counted; a flood must not become a line per message here.
     if (!this.errors.pass(`${d.id}/${code}`).ok) return;
     this.deliver(d, { leaf: 'error', body: { v: PROTOCOL_VERSION, code, message: message ?? ALL_ERRORS[code] } });
@@ -358,6 +361,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   /** Replies on the device's error channel; errors without a request id at most once a second per device and code. */
   private error(d: DeviceConfig, re: string | undefined, code: ProtocolErrorCode, message?: string): void {
+    this.ctx.bus.emit('device.error', { device: d, code });
     this.logOf(d).info({ re, code, message }, 'request refused');
     if (re === undefined && !this.errors.pass(`${d.id}/${code}`).ok) return;
     this.deliver(d, { leaf: 'error', body: { v: PROTOCOL_VERSION, ...(re !== undefined ? { re } : {}), code, message: message ?? ALL_ERRORS[code] } });
