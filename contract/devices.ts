@@ -63,6 +63,8 @@ export interface BoardDisplay {
   zone: string;
   flash: { t: string; w: number; seq: number } | null;
   rows: { t: string; w: number }[];
+  /** Flash a new call this many seconds (present while no speaker of the zone is online: a fallback). */
+  flashSec?: number;
   rev?: number;
 }
 

@@ -77,7 +77,7 @@ export interface DeviceHealth {
   lastSeen?: string;
   /** Times it came back after going offline, this business day. */
   reconnectsToday: number;
-  /** Requests it sent that the hub refused (bad payload, not allowed, rate), this business day. */
+  /** Requests it sent that the hub refused (bad payload, not allowed), this business day; those refused at the door (rate, size) at most once a second per reason. */
   errorsToday: number;
   lastError?: { code: string; at: string };
   /** Last model and firmware it reported (also while offline). */
@@ -117,4 +117,26 @@ export interface ReloadResult {
   failed?: { module: string; error: string }[];
   /** The file's problems (FILE:LINE: key: what), when it was refused. */
   problems?: string[];
+}
+
+/**
+ * What the device hub lets the fallbacks module (daemon/fallbacks) change
+ * while a device is down; the device hub applies it to what it sends and accepts.
+ */
+export interface FallbackPort {
+  /** The boards of a zone flash the newest call this many seconds (no speaker of the zone is online); undefined: their own default. */
+  setFlash(zone: string, seconds: number | undefined): void;
+  /** A dispenser also issues these services (it covers a dispenser that is down); empty: only its own. */
+  setCovered(dispenser: string, services: string[]): void;
+}
+
+/** A fallback the hub applies by itself while a device is down. */
+export interface ActiveFallback {
+  /** `<kind>:<device>`, e.g. `speaker:spk-1`. */
+  fallback: string;
+  device: string;
+  kind: string;
+  /** What the hub does instead, in words. */
+  what: string;
+  since: string;
 }

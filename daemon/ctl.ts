@@ -134,6 +134,7 @@ function show(action: string, r: unknown): string {
         `waiting: ${x.waiting}`,
         `windows: ${x.windows.open} open, ${x.windows.paused} paused, ${x.windows.closed} closed`,
         `devices: ${x.devices.online} online, ${x.devices.offline.length} offline${x.devices.offline.length ? ` (${x.devices.offline.join(', ')})` : ''}`,
+        ...((x.fallbacks ?? []) as Any[]).map((f) => `fallback: ${f.kind} ${f.device} down since ${f.since}: ${f.what}`),
       ].join('\n');
     case 'devices':
       return table(

@@ -32,6 +32,7 @@ export interface ApiContext extends Pick<HubContext, 'config' | 'log' | 'dataDir
   print: ActionPorts['print'];
   reload: ActionPorts['reload'];
   alerts: ActionPorts['alerts'];
+  fallbacks?: ActionPorts['fallbacks'];
 }
 
 function cookies(header: string | undefined): Map<string, string> {
@@ -69,6 +70,7 @@ export class ApiModule implements HubModule {
       now: () => core.clock(),
       reload: ctx.reload,
       alerts: ctx.alerts,
+      ...(ctx.fallbacks ? { fallbacks: ctx.fallbacks } : {}),
     };
   }
 

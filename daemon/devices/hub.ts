@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
-import type { DevicePresence, Presence as PresencePort } from '../../contract/ports.js';
+import type { DevicePresence, FallbackPort, Presence as PresencePort } from '../../contract/ports.js';
 import { modelOf } from '../../devices/index.js';
 import type { CoreResult } from '../../contract/ports.js';
 import type { Command, EventBody, StoredEvent, Ticket } from '../../contract/queue.js';
@@ -32,7 +32,7 @@ interface Presence {
   faults?: string[];
 }
 
-export class DeviceHub implements HubModule, LinkListener, PresencePort {
+export class DeviceHub implements HubModule, LinkListener, PresencePort, FallbackPort {
   readonly name = 'devices';
   readonly essential = true;
   private recent: RecentCalls;
@@ -207,6 +207,26 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     return { ok: true, device: d.id };
   }
 
+  // ------------------------------------------------------------ fallbacks (daemon/fallbacks decides)
+
+  private readonly flashSec = new Map<string, number>();
+  private readonly covered = new Map<string, string[]>();
+
+  setFlash(zone: string, seconds: number | undefined): void {
+    if (this.flashSec.get(zone) === seconds) return;
+    if (seconds === undefined) this.flashSec.delete(zone);
+    else this.flashSec.set(zone, seconds);
+    for (const d of this.showing.zone.get(zone) ?? []) {
+      const v = this.view(d);
+      if (v) this.send(d, v, { force: false });
+    }
+  }
+
+  setCovered(dispenser: string, services: string[]): void {
+    if (services.length) this.covered.set(dispenser, services);
+    else this.covered.delete(dispenser);
+  }
+
   /** Whether a device is online now (the one record of presence; other modules ask here). */
   isOnline(id: string): boolean {
     return this.presence.has(id);
@@ -316,9 +336,9 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   /** A request the transport refused at its door (ACL, size, rate, shutting down): told on the device's error channel. */
   refused(d: DeviceConfig, code: ProtocolErrorCode, message?: string): void {
-    this.ctx.bus.emit('device.error', { device: d, code });
-    // The transport logs these itself, counted; a flood must not become a line per message here.
+    // The transport logs these itself, counted; a flood must not become a line (or a counted error) per message here.
     if (!this.errors.pass(`${d.id}/${code}`).ok) return;
+    this.ctx.bus.emit('device.error', { device: d, code });
     this.deliver(d, { leaf: 'error', body: { v: PROTOCOL_VERSION, code, message: message ?? ALL_ERRORS[code] } });
   }
 
@@ -374,7 +394,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   private async press(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): Promise<void> {
     const p = Press.safeParse(body);
     if (!p.success) return this.error(d, re, 'bad_payload', describeIssues(p.error));
-    const bound = d.bind.services ?? [];
+    const bound = [...(d.bind.services ?? []), ...(this.covered.get(d.id) ?? [])];
     const buttons = modelOf(d).buttons;
     if (p.data.button !== undefined && buttons !== undefined && p.data.button > buttons)
       return this.error(d, re, 'not_bound', `button ${p.data.button}: this dispenser model has ${buttons} buttons`);
@@ -462,8 +482,11 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   private view(d: DeviceConfig): ViewMsg | undefined {
     switch (d.kind) {
-      case 'board':
-        return { leaf: 'display', view: boardView(this.config, this.core.engine, this.recent, d) };
+      case 'board': {
+        const view = boardView(this.config, this.core.engine, this.recent, d);
+        const flashSec = this.flashSec.get(view.zone);
+        return { leaf: 'display', view: flashSec === undefined ? view : { ...view, flashSec } };
+      }
       case 'display':
         return d.bind.window === undefined ? undefined : { leaf: 'display', view: windowView(this.core.engine, d.bind.window, this.lastCallSeq.get(d.bind.window)) };
       case 'keypad':
