@@ -114,6 +114,18 @@ export const Fallbacks = z
   })
   .prefault({});
 
+/** The morning check of every device (daemon/selftest; `qhub selftest`). */
+export const Selftest = z
+  .strictObject({
+    /** Run it this long (HH:MM) before each opening of center.hours; absent: only on demand. */
+    before: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be HH:MM, e.g. "00:15" (15 minutes before opening)' }).optional(),
+    /** How long a speaker has to say `played` for the chime. */
+    answerSeconds: z.number().int().min(1).max(120).default(10),
+    /** How long boards, window displays and keypads show the test pattern before their real view comes back. */
+    showSeconds: z.number().int().min(1).max(120).default(5),
+  })
+  .prefault({});
+
 export const PriorityRule = z.discriminatedUnion(
   'rule',
   [
@@ -494,6 +506,7 @@ export const CenterFile = z
     reports: Reports,
     alerts: Alerts,
     fallbacks: Fallbacks,
+    selftest: Selftest,
     backup: Backup,
     web: Web,
   })

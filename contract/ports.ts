@@ -140,3 +140,16 @@ export interface ActiveFallback {
   what: string;
   since: string;
 }
+
+/** What the morning check (daemon/selftest) found. */
+export interface SelftestReport {
+  at: string;
+  /** Every enabled device answered and no printer reports a fault. */
+  ok: boolean;
+  trigger: 'command' | 'schedule';
+  devices: { device: string; kind: string; answered: boolean; how: string; why?: string }[];
+  /** The devices that did not answer, or answered with a fault, and why. */
+  missing: { device: string; kind: string; why: string }[];
+  /** Where the report was kept, relative to the data directory (selftest/<date>.json). */
+  file?: string;
+}

@@ -144,6 +144,8 @@ export type EventBody =
   | { type: 'alert.raised'; alert: string; kind: AlertKind; device?: string; service?: string; message: string }
   /** The condition of an open alert ended. */
   | { type: 'alert.cleared'; alert: string; kind: AlertKind; device?: string; service?: string }
+  /** The morning check (`qhub selftest`, or scheduled before opening): which devices answered, which did not and why. */
+  | { type: 'selftest.done'; ok: boolean; devices: number; answered: number; missing: { device: string; kind: string; why: string }[]; trigger: 'command' | 'schedule' }
   | { type: 'window.opened'; window: number }
   | { type: 'window.paused'; window: number; reason: string }
   | { type: 'window.closed'; window: number }

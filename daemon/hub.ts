@@ -31,6 +31,7 @@ import { MetricsModule } from './metrics/module.js';
 import { AlertsModule } from './alerts/module.js';
 import { DeviceHealthModule } from './health/module.js';
 import { FallbacksModule } from './fallbacks/module.js';
+import { SelftestModule } from './selftest/module.js';
 import { WiredTransport } from './wired/transport.js';
 import { WebModule } from './web/module.js';
 
@@ -89,10 +90,11 @@ export function createHub(o: HubOptions): Hub {
   const web = new WebModule({ ...ctx, waiting: (s) => core.engine.waitingCount(s) });
   const alerts = new AlertsModule(ctx);
   const fallbacks = new FallbacksModule({ ...ctx, port: devices });
-  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), fallbacks: () => fallbacks.list(), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
+  const selftest = new SelftestModule({ ...ctx, refresh: (d) => devices.wantsState(d) });
+  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), fallbacks: () => fallbacks.list(), selftest: () => selftest.run('command'), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
   // The backend's commands (HTTP and the upstream broker) go through the same table as people's.
   ctx.actions = (name, input, who) => runAction(name, input, who, api.ports);
-  for (const m of [core, broker, ...wired, web, devices, deviceHealth, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, fallbacks, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, web, devices, deviceHealth, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, fallbacks, selftest, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,

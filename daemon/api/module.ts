@@ -33,6 +33,7 @@ export interface ApiContext extends Pick<HubContext, 'config' | 'log' | 'dataDir
   reload: ActionPorts['reload'];
   alerts: ActionPorts['alerts'];
   fallbacks?: ActionPorts['fallbacks'];
+  selftest?: ActionPorts['selftest'];
 }
 
 function cookies(header: string | undefined): Map<string, string> {
@@ -71,6 +72,7 @@ export class ApiModule implements HubModule {
       reload: ctx.reload,
       alerts: ctx.alerts,
       ...(ctx.fallbacks ? { fallbacks: ctx.fallbacks } : {}),
+      ...(ctx.selftest ? { selftest: ctx.selftest } : {}),
     };
   }
 
