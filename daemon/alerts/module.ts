@@ -5,8 +5,8 @@
  *   device.offline   a device away longer than alerts.deviceOfflineSeconds, in opening hours
  *   device.flapping  a device gone alerts.flapCount times within alerts.flapMinutes, in opening hours
  *   device.fault     a device reporting a fault (paper out...), in opening hours
- *   queue.wait       a service's longest wait over its targetWaitMinutes
- *   queue.length     more than alerts.waiting citizens waiting for one service
+ *   queue.wait       a service's longest wait over its targetWaitMinutes, in opening hours
+ *   queue.length     more than alerts.waiting citizens waiting for one service, in opening hours
  *
  * An alert is one journal line (with the device or service), an event in
  * the log (`alert.raised` / `alert.cleared`, forwarded like the rest), the
@@ -159,7 +159,8 @@ export class AlertsModule implements HubModule {
       }
     }
     const engine = this.ctx.core.engine;
-    for (const s of c.services) {
+    // Queues are watched in opening hours only: a clock stepped at night (NTP, a test) must not page anyone.
+    for (const s of isOpen(c, at) ? c.services : []) {
       const waiting = engine.waiting(s.id);
       if (a.waiting !== undefined && waiting.length > a.waiting)
         want.set(`queue.length:${s.id}`, { alert: `queue.length:${s.id}`, kind: 'queue.length', service: s.id, message: `${waiting.length} citizens wait for ${s.id} (more than ${a.waiting})` });

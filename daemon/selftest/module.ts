@@ -59,7 +59,6 @@ export class SelftestModule implements HubModule {
   /** The local date the scheduled check last ran (or was found in the log) for. */
   private lastScheduled?: string;
   private last?: SelftestReport;
-  private n = 0;
 
   constructor(private readonly ctx: Pick<HubContext, 'config' | 'core' | 'bus' | 'presence' | 'links' | 'log' | 'dataDir'> & { refresh(d: DeviceConfig): void }) {
     this.config = ctx.config;
@@ -147,7 +146,8 @@ export class SelftestModule implements HubModule {
             shown.push(d);
             return { ...base, answered: true, how: 'online: test screen sent' };
           case 'speaker': {
-            const id = -(++this.n);
+            // No call has id 0 (calls carry their event's seq, from 1); one check runs at a time.
+            const id = 0;
             const zone = d.bind.zone ?? c.windows.find((w) => w.number === d.bind.window)?.zone ?? 'hall';
             const confirms = model.sends.includes('played');
             const played = confirms ? this.answer(`${d.id}/${id}`, s.answerSeconds * 1000) : Promise.resolve(true);

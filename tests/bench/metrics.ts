@@ -51,7 +51,7 @@ writeFileSync(
 );
 writeFileSync(join(dir, 'center.secrets.yaml'), ids.map((d) => `${d.id}: bench-secret-${d.id}`).join('\n') + '\n');
 
-const proc = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'center.yaml'), '--data', join(dir, 'data'), '--json'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '', QHUB_LOG_LEVEL: 'warn' } });
+const proc = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'center.yaml'), '--data', join(dir, 'data'), '--json'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' } });
 const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
   let buf = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
