@@ -6,7 +6,7 @@
  * and names the missing device and the printer's fault; the report is kept
  * in the event log (selftest.done, forwarded) and in the data directory.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -36,11 +36,17 @@ describe('qhub selftest on the running hub', () => {
   let hub: RunningHub;
   let o: { config: string; data: string };
   const devs = new Map<string, TestDevice>();
-  const qhub = (args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--config', o.config, '--data', o.data], { encoding: 'utf8', env: { ...process.env, QHUB_SOCKET: '' }, timeout: 120_000 });
+  // Not spawnSync: the test's speaker must answer `played` while the command runs.
+  const qhub = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [CLI, ...args, '--config', o.config, '--data', o.data], { encoding: 'utf8', env: { ...process.env, QHUB_SOCKET: '' }, timeout: 120_000 }, (e, stdout, stderr) =>
+        resolve({ status: e ? ((e as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      ),
+    );
   const ids = (parseDocument(readFileSync(EXAMPLE, 'utf8')).toJS() as { devices: { id: string }[] }).devices.map((d) => d.id);
 
   beforeAll(async () => {
-    const c = testCenter((doc) => doc.set('selftest', doc.createNode({ answerSeconds: 5, showSeconds: 1 })));
+    const c = testCenter((doc) => doc.set('selftest', doc.createNode({ answerSeconds: 10, showSeconds: 1 })));
     o = { config: c.config, data: join(c.dir, 'data') };
     hub = await startHub(o.config, o.data);
     // Every device of the example center but one window display.
@@ -69,7 +75,7 @@ describe('qhub selftest on the running hub', () => {
     const before = board.latest('display');
     const mb = board.mark();
     const mk = kp.mark();
-    const r = qhub(['selftest']);
+    const r = await qhub(['selftest']);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/^wd-7\s+display\s+NO ANSWER\s+offline/m);
     expect(r.stdout).toMatch(/^disp-2\s+dispenser\s+NO ANSWER\s+reports paper_out/m);
@@ -88,7 +94,7 @@ describe('qhub selftest on the running hub', () => {
     const kept = JSON.parse(readFileSync(file, 'utf8')) as { ok: boolean; missing: { device: string }[] };
     expect(kept.ok).toBe(false);
     expect(kept.missing.map((m) => m.device).sort()).toEqual(['disp-2', 'wd-7']);
-    const json = qhub(['selftest', '--json']);
+    const json = await qhub(['selftest', '--json']);
     expect(json.status).toBe(1);
     expect((JSON.parse(json.stdout) as { missing: { device: string; why: string }[] }).missing.find((m) => m.device === 'wd-7')?.why).toMatch(/^offline/);
     expect(await hub.stop()).toBe(0);
