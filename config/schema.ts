@@ -106,6 +106,26 @@ export const Alerts = z
   })
   .prefault({});
 
+/** What the hub does by itself while a device is down (daemon/fallbacks). */
+export const Fallbacks = z
+  .strictObject({
+    /** While no speaker of a hall zone is online, its boards flash a new call this many seconds. */
+    speakerDownFlashSeconds: z.number().int().min(1).max(600).default(30),
+  })
+  .prefault({});
+
+/** The morning check of every device (daemon/selftest; `qhub selftest`). */
+export const Selftest = z
+  .strictObject({
+    /** Run it this long (HH:MM) before each opening of center.hours; absent: only on demand. */
+    before: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be HH:MM, e.g. "00:15" (15 minutes before opening)' }).optional(),
+    /** How long a speaker has to say `played` for the chime. */
+    answerSeconds: z.number().int().min(1).max(120).default(10),
+    /** How long boards, window displays and keypads show the test pattern before their real view comes back. */
+    showSeconds: z.number().int().min(1).max(120).default(5),
+  })
+  .prefault({});
+
 export const PriorityRule = z.discriminatedUnion(
   'rule',
   [
@@ -263,6 +283,8 @@ export const Device = z.strictObject({
     .prefault({}),
   /** A device can be taken out of service without deleting it. */
   enabled: z.boolean().default(true),
+  /** A dispenser only: the dispenser that issues this one's services while this one is down. */
+  fallback: id('device', 'disp-2').optional(),
 });
 
 export const Tls = z.strictObject({
@@ -483,6 +505,8 @@ export const CenterFile = z
     voice: Voice,
     reports: Reports,
     alerts: Alerts,
+    fallbacks: Fallbacks,
+    selftest: Selftest,
     backup: Backup,
     web: Web,
   })
@@ -570,6 +594,13 @@ function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
       issue(['devices', i, 'bind'], `a ${d.kind} must be bound to ${key === 'window' ? 'a window: bind: {window: N}' : 'its services: bind: {services: [...]}'}`);
     if ((d.kind === 'board' || d.kind === 'speaker') && b.zone === undefined && b.window === undefined)
       issue(['devices', i, 'bind'], `a ${d.kind} must be bound to a hall zone (bind: {zone: hall}) or a window`);
+    if (d.fallback !== undefined) {
+      const other = devices.find((x) => x.id === d.fallback);
+      if (d.kind !== 'dispenser') issue(['devices', i, 'fallback'], `only a dispenser has a fallback (the dispenser that issues its services while it is down): remove it from this ${String(d.kind)}`);
+      else if (d.fallback === d.id) issue(['devices', i, 'fallback'], 'a dispenser cannot cover itself: name another dispenser');
+      else if (!other) issue(['devices', i, 'fallback'], `device "${String(d.fallback)}" does not exist: name a dispenser of this file`);
+      else if (other.kind !== 'dispenser') issue(['devices', i, 'fallback'], `"${String(d.fallback)}" is a ${String(other.kind)}: name a dispenser`);
+    }
     const t: Loose = d.transport && typeof d.transport === 'object' ? d.transport : {};
     if (t.type === 'firmata') {
       // Pins 0 and 1 are the Arduino's USB serial (Firmata itself); one pin cannot be two things.

@@ -26,6 +26,8 @@ export interface HubEvents {
   'device.online': { device: DeviceConfig; model?: string; fw?: string; faults?: string[] };
   /** A device's link went down (last will, closed port, ...). */
   'device.offline': { device: DeviceConfig };
+  /** The hub refused a device's request or message (counted per device in its health). */
+  'device.error': { device: DeviceConfig; code: string };
   /** A speaker finished an announcement (`played`, with the announcement's id). */
   'speaker.played': { device: DeviceConfig; id: number | string };
   /** The open alerts changed (daemon/alerts): the broker keeps them on the retained topic qhub/hub/alerts. */

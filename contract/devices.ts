@@ -53,6 +53,8 @@ export interface ScreenMsg {
   recalls: number;
   waiting: number;
   served: number;
+  /** A test screen of the morning check. */
+  test?: true;
   rev?: number;
   re?: string;
 }
@@ -63,6 +65,10 @@ export interface BoardDisplay {
   zone: string;
   flash: { t: string; w: number; seq: number } | null;
   rows: { t: string; w: number }[];
+  /** Flash a new call this many seconds (present while no speaker of the zone is online: a fallback). */
+  flashSec?: number;
+  /** A test pattern of the morning check (`qhub selftest`): show it; the real view follows within seconds. */
+  test?: true;
   rev?: number;
 }
 
@@ -73,6 +79,8 @@ export interface WindowDisplay {
   state: string;
   t: string | null;
   flash: number | null;
+  /** A test pattern of the morning check. */
+  test?: true;
   rev?: number;
 }
 

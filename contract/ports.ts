@@ -67,6 +67,25 @@ export interface DevicePresence {
   fw?: string;
   faults?: string[];
   bind: { window?: number; services?: string[]; zone?: string };
+  /** Device health (daemon/health, rebuilt from the event log at start): absent where the hub has no record. */
+  health?: DeviceHealth;
+}
+
+/** A device's day so far, kept across restarts (presence from the event log, errors in the store's rollups). */
+export interface DeviceHealth {
+  /** When the hub last heard it: now while online, else when its link went down (ISO 8601); absent: never seen. */
+  lastSeen?: string;
+  /** Times it came back after going offline, this business day. */
+  reconnectsToday: number;
+  /** Requests it sent that the hub refused (bad payload, not allowed), this business day; those refused at the door (rate, size) at most once a second per reason. */
+  errorsToday: number;
+  lastError?: { code: string; at: string };
+  /** Last model and firmware it reported (also while offline). */
+  model?: string;
+  fw?: string;
+  /** Offline: since when and why, also when that was before a restart. */
+  offlineSince?: string;
+  why?: string;
 }
 
 /** What an action of the command table (daemon/api/actions.ts) came to. */
@@ -98,4 +117,39 @@ export interface ReloadResult {
   failed?: { module: string; error: string }[];
   /** The file's problems (FILE:LINE: key: what), when it was refused. */
   problems?: string[];
+}
+
+/**
+ * What the device hub lets the fallbacks module (daemon/fallbacks) change
+ * while a device is down; the device hub applies it to what it sends and accepts.
+ */
+export interface FallbackPort {
+  /** The boards of a zone flash the newest call this many seconds (no speaker of the zone is online); undefined: their own default. */
+  setFlash(zone: string, seconds: number | undefined): void;
+  /** A dispenser also issues these services (it covers a dispenser that is down); empty: only its own. */
+  setCovered(dispenser: string, services: string[]): void;
+}
+
+/** A fallback the hub applies by itself while a device is down. */
+export interface ActiveFallback {
+  /** `<kind>:<device>`, e.g. `speaker:spk-1`. */
+  fallback: string;
+  device: string;
+  kind: string;
+  /** What the hub does instead, in words. */
+  what: string;
+  since: string;
+}
+
+/** What the morning check (daemon/selftest) found. */
+export interface SelftestReport {
+  at: string;
+  /** Every enabled device answered and no printer reports a fault. */
+  ok: boolean;
+  trigger: 'command' | 'schedule';
+  devices: { device: string; kind: string; answered: boolean; how: string; why?: string }[];
+  /** The devices that did not answer, or answered with a fault, and why. */
+  missing: { device: string; kind: string; why: string }[];
+  /** Where the report was kept, relative to the data directory (selftest/<date>.json). */
+  file?: string;
 }

@@ -139,11 +139,13 @@ export type EventBody =
   /** A device came online, or its faults changed while online (a printer out of paper). */
   | { type: 'device.online'; device: string; kind: string; model?: string; fw?: string; faults?: string[]; flaps?: number }
   /** A device went away; `why`: what the transport saw (disconnected, no answer, port closed...). */
-  | { type: 'device.offline'; device: string; kind: string; why?: string; flaps?: number }
+  | { type: 'device.offline'; device: string; kind: string; why?: string; flaps?: number; /** When it went, if that was before this event was written (held back while it flapped), ms since 1970. */ since?: number }
   /** An alert for supervisors opened (a device missing or failing in opening hours, a queue over its threshold). */
   | { type: 'alert.raised'; alert: string; kind: AlertKind; device?: string; service?: string; message: string }
   /** The condition of an open alert ended. */
   | { type: 'alert.cleared'; alert: string; kind: AlertKind; device?: string; service?: string }
+  /** The morning check (`qhub selftest`, or scheduled before opening): which devices answered, which did not and why. */
+  | { type: 'selftest.done'; ok: boolean; devices: number; answered: number; missing: { device: string; kind: string; why: string }[]; trigger: 'command' | 'schedule' }
   | { type: 'window.opened'; window: number }
   | { type: 'window.paused'; window: number; reason: string }
   | { type: 'window.closed'; window: number }

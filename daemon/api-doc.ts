@@ -48,6 +48,7 @@ const SCRIPT: { action: string; as: string; input?: Record<string, unknown> }[] 
   { action: 'backend.cancel', as: 'backend', input: { id: 'cancel-3', ticket: 'A004', reason: 'duplicate request' } },
   { action: 'hub.reload', as: 'supervisor' },
   { action: 'alerts', as: 'viewer' },
+  { action: 'hub.selftest', as: 'supervisor' },
   { action: 'status', as: 'viewer' },
   { action: 'windows', as: 'viewer' },
   { action: 'window', as: 'viewer', input: { window: 2 } },
@@ -85,6 +86,8 @@ export async function renderApiDoc(): Promise<string> {
     );
     const file = join(dir, 'center.yaml');
     doc.set('forward', doc.createNode({ inbound: { token: 'doc-backend-token' } }));
+    // The alerts' 5 s timer runs on real time while this clock jumps a minute a step: a queue alert would appear or not with the machine's speed.
+    doc.set('alerts', doc.createNode({ longestWait: false }));
     writeFileSync(file, doc.toString());
     writeFileSync(join(dir, 'center.example.secrets.yaml'), readFileSync(EXAMPLE_CONFIG.replace(/\.yaml$/, '.secrets.yaml')));
     const center = loadCenter(file, { QHUB_SUPERVISOR_SECRET: 'doc-secret-1234' });

@@ -19,6 +19,7 @@ const USAGE = `usage:
   qhub start [--config FILE] [--data DIR]       run the hub
   qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
   qhub status | devices | queues | windows       what the running hub sees (qhub window N next: act for a dead keypad; qhub help ctl)
+  qhub selftest                                  the morning check of every device (exit 1 when one did not answer)
   qhub logs [--device ID] [--level warn] [-f]    the journal made readable (or --file FILE)
   qhub user add|remove|list ...                 people who log in to the API and pages (qhub user --help)
   qhub voice text|play|check|pack ...           what a call says, how it sounds, what the clip pack lacks (qhub voice for details)
@@ -109,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
     case 'print-test':
       return printTest(rest);
     case 'reload':
+    case 'selftest':
     case 'alerts':
     case 'status':
     case 'devices':

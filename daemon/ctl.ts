@@ -21,13 +21,14 @@ import { checkCenterFile } from '../config/load.js';
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, notRunning: 3, permission: 4 } as const;
 
-export const CTL_COMMANDS = ['reload', 'alerts', 'status', 'devices', 'queues', 'windows', 'window', 'assign', 'ticket', 'return', 'cancel', 'issue', 'reprint'] as const;
+export const CTL_COMMANDS = ['reload', 'selftest', 'alerts', 'status', 'devices', 'queues', 'windows', 'window', 'assign', 'ticket', 'return', 'cancel', 'issue', 'reprint'] as const;
 
 const HELP: Record<string, string> = {
   reload: 'qhub reload [--json]                       re-read the config file: devices, windows, services, users, voice change live; a bad file is refused',
+  selftest: 'qhub selftest [--json]                     the morning check of every device; exit 1 when one did not answer (named)',
   alerts: 'qhub alerts [--json]                       the alerts open now (devices missing or failing in opening hours, queues over threshold)',
   status: 'qhub status [--json]                       the business day, devices online, people waiting, windows open',
-  devices: 'qhub devices [--json]                      every device: online or not, since when, why, faults',
+  devices: 'qhub devices [--json]                      every device: online or not, since when, why, faults, last seen, reconnects and refused requests today',
   queues: 'qhub queues [--json]                       every service: waiting, longest wait, next numbers',
   windows: 'qhub windows [--json]                      every window: state, citizen at it, waiting, served today',
   window: `qhub window N [ACTION] [--json]            show window N, or act on it (when its keypad is dead):
@@ -75,14 +76,14 @@ export function findSocket(o: { socket?: string; config: string; data?: string }
   return join(resolve(o.data ?? process.env.QHUB_DATA ?? hub?.dataDir ?? 'data'), 'qhub.sock');
 }
 
-function ask(path: string, action: string, input: Record<string, unknown>): Promise<Answer> {
+function ask(path: string, action: string, input: Record<string, unknown>, timeoutMs = 15_000): Promise<Answer> {
   return new Promise((resolvePromise, reject) => {
     const s = createConnection(path);
     let buf = '';
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new CtlError(EXIT.notRunning, `${path}: the hub did not answer within 15 s (is it stuck? systemctl status qhub)`));
-    }, 15_000);
+      reject(new CtlError(EXIT.notRunning, `${path}: the hub did not answer within ${timeoutMs / 1000} s (is it stuck? systemctl status qhub)`));
+    }, timeoutMs);
     s.setEncoding('utf8');
     s.on('connect', () => s.write(`${JSON.stringify({ id: 1, action, input, as: process.env.SUDO_USER || safeUser() })}\n`));
     s.on('data', (d: string) => {
@@ -134,11 +135,12 @@ function show(action: string, r: unknown): string {
         `waiting: ${x.waiting}`,
         `windows: ${x.windows.open} open, ${x.windows.paused} paused, ${x.windows.closed} closed`,
         `devices: ${x.devices.online} online, ${x.devices.offline.length} offline${x.devices.offline.length ? ` (${x.devices.offline.join(', ')})` : ''}`,
+        ...((x.fallbacks ?? []) as Any[]).map((f) => `fallback: ${f.kind} ${f.device} down since ${f.since}: ${f.what}`),
       ].join('\n');
     case 'devices':
       return table(
-        (r as Any[]).map((d) => [d.id, d.kind, d.model, d.transport, d.online ? 'online' : 'OFFLINE', d.online ? d.since : d.offlineSince, d.online ? (d.faults ?? []).join(',') : d.why]),
-        ['device', 'kind', 'model', 'via', 'state', 'since', 'faults / why'],
+        (r as Any[]).map((d) => [d.id, d.kind, d.model, d.fw, d.transport, d.online ? 'online' : 'OFFLINE', d.online ? d.since : d.offlineSince, d.health?.lastSeen, d.health?.reconnectsToday, d.health?.errorsToday, d.online ? (d.faults ?? []).join(',') : d.why]),
+        ['device', 'kind', 'model', 'fw', 'via', 'state', 'since', 'last seen', 'reconnects', 'errors', 'faults / why'],
       );
     case 'queues':
       return table(
@@ -152,6 +154,12 @@ function show(action: string, r: unknown): string {
       );
     case 'window':
       return windowLines(x);
+    case 'hub.selftest':
+      return [
+        table((x.devices as Any[]).map((d) => [d.device, d.kind, d.answered ? 'ok' : 'NO ANSWER', d.why ?? d.how]), ['device', 'kind', 'answer', 'how / why']),
+        x.ok ? `all ${x.devices.length} devices answered` : `${x.missing.length} of ${x.devices.length} did not answer: ${(x.missing as Any[]).map((m) => m.device).join(', ')}`,
+        ...(x.file ? [`report kept in the data directory: ${x.file}`] : []),
+      ].join('\n');
     case 'alerts':
       return (r as Any[]).length ? table((r as Any[]).map((a) => [a.since, a.kind, a.device ?? a.service, a.message]), ['since', 'kind', 'what', 'message']) : 'no alert open';
     case 'hub.reload':
@@ -214,6 +222,8 @@ function parse(cmd: string, pos: string[], opts: { back?: boolean; print?: strin
       return { action: cmd, input: {} };
     case 'reload':
       return { action: 'hub.reload', input: {} };
+    case 'selftest':
+      return { action: 'hub.selftest', input: {} };
     case 'alerts':
       return { action: 'alerts', input: {} };
     case 'window': {
@@ -275,13 +285,15 @@ export async function ctlCommand(cmd: string, args: string[], configPath: (given
   try {
     const { action, input } = parse(cmd, positionals, values);
     const path = findSocket({ socket: values.socket, config: configPath(values.config), data: values.data });
-    const r = await ask(path, action, input);
+    const r = await ask(path, action, input, action === 'hub.selftest' ? 300_000 : 15_000);
     if (values.json) console.log(JSON.stringify(r.ok ? r.result : { error: r.error, message: r.message, status: r.status }, null, 2));
     if (!r.ok) {
       if (!values.json) console.error(`refused (${r.error}): ${r.message}`);
       return EXIT.refused;
     }
     if (!values.json) console.log(show(action, r.result));
+    // The morning check: something that did not answer is a failure the caller (cron, a script) must see.
+    if (action === 'hub.selftest' && !(r.result as { ok: boolean }).ok) return EXIT.refused;
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CtlError) {

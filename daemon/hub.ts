@@ -29,6 +29,9 @@ import { runAction } from './api/actions.js';
 import { ApiModule } from './api/module.js';
 import { MetricsModule } from './metrics/module.js';
 import { AlertsModule } from './alerts/module.js';
+import { DeviceHealthModule } from './health/module.js';
+import { FallbacksModule } from './fallbacks/module.js';
+import { SelftestModule } from './selftest/module.js';
 import { WiredTransport } from './wired/transport.js';
 import { WebModule } from './web/module.js';
 
@@ -73,7 +76,9 @@ export function createHub(o: HubOptions): Hub {
   // The ports every module may be handed; the presence port is the device hub, made next.
   const ctx: HubContext = { config, secrets, log: o.log, version: o.version, dataDir: o.dataDir, core, bus, links: new Links(), modules, routes: http, presence: undefined!, actions: undefined! };
   const devices = new DeviceHub(ctx);
-  ctx.presence = devices;
+  // Presence as every other module reads it: the device hub's record with each device's health (kept across restarts).
+  const deviceHealth = new DeviceHealthModule({ ...ctx, devices });
+  ctx.presence = deviceHealth;
   const broker = new Broker(ctx, { http: http.server });
   // The order is the start order: state first, then the transports, then
   // what uses them; HTTP opens last, when everything it reports on runs.
@@ -84,10 +89,12 @@ export function createHub(o: HubOptions): Hub {
   // The web pages; also the `web` transport of the hall display pages, so it starts before the device hub.
   const web = new WebModule({ ...ctx, waiting: (s) => core.engine.waitingCount(s) });
   const alerts = new AlertsModule(ctx);
-  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
+  const fallbacks = new FallbacksModule({ ...ctx, port: devices });
+  const selftest = new SelftestModule({ ...ctx, refresh: (d) => devices.wantsState(d) });
+  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), fallbacks: () => fallbacks.list(), selftest: () => selftest.run('command'), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
   // The backend's commands (HTTP and the upstream broker) go through the same table as people's.
   ctx.actions = (name, input, who) => runAction(name, input, who, api.ports);
-  for (const m of [core, broker, ...wired, web, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, web, devices, deviceHealth, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, fallbacks, selftest, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,

@@ -120,3 +120,40 @@ describe('alerts on the running hub', () => {
     expect(hub.logs.slice(n).some((l) => String(l.msg).startsWith('ALERT'))).toBe(false);
   });
 });
+
+describe('queue alerts follow opening hours', () => {
+  it('with the center closed, a queue over its threshold raises nothing; opening (a reload) raises it, closing clears it', async () => {
+    const c = testCenter((doc) => {
+      doc.set('alerts', doc.createNode({ waiting: 2, longestWait: false }));
+      doc.setIn(['hub', 'users', 0, 'secret'], SUPERVISOR);
+    });
+    const hub = await startHub(c.config, join(c.dir, 'data'));
+    const devs: TestDevice[] = [];
+    try {
+      const health = async () => (await (await fetch(`http://127.0.0.1:${hub.httpPort}/health`)).json()) as { status: string; alerts: { list: { alert: string }[] }; modules: { name: string; detail?: { checks?: number } }[] };
+      const disp = await connectDevice(hub.mqttPort, 'disp-1', secrets['disp-1']!);
+      devs.push(disp);
+      for (let i = 0; i < 3; i++) expect((await disp.request('press', { service: 'intake' }, 'ticket')).leaf).toBe('ticket');
+      // Closed (the test centers' hours): checks run, nothing is raised.
+      const checks = async () => (await health()).modules.find((m) => m.name === 'alerts')!.detail!.checks!;
+      const after = await checks();
+      await vi.waitFor(async () => expect(await checks()).toBeGreaterThanOrEqual(after + 1), { timeout: 20_000, interval: 200 });
+      expect((await health()).alerts.list.map((a) => a.alert)).not.toContain('queue.length:intake');
+      const set = async (hours: Record<string, unknown>) => {
+        const doc = parseDocument(readFileSync(c.config, 'utf8'));
+        doc.setIn(['center', 'hours'], doc.createNode(hours));
+        writeFileSync(c.config, doc.toString());
+        const n = hub.logs.length;
+        hub.proc.kill('SIGHUP');
+        await vi.waitFor(() => expect(hub.logs.slice(n).some((l) => String(l.msg).startsWith('config reloaded'))).toBe(true), { timeout: 10_000 });
+      };
+      await set(ALL_DAY);
+      await vi.waitFor(async () => expect((await health()).alerts.list.map((a) => a.alert)).toContain('queue.length:intake'), { timeout: 15_000 });
+      await set(CLOSED);
+      await vi.waitFor(async () => expect((await health()).alerts.list.map((a) => a.alert)).not.toContain('queue.length:intake'), { timeout: 15_000 });
+    } finally {
+      await Promise.all(devs.map((d) => d.close()));
+      await hub.stop();
+    }
+  });
+});

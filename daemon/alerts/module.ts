@@ -5,8 +5,8 @@
  *   device.offline   a device away longer than alerts.deviceOfflineSeconds, in opening hours
  *   device.flapping  a device gone alerts.flapCount times within alerts.flapMinutes, in opening hours
  *   device.fault     a device reporting a fault (paper out...), in opening hours
- *   queue.wait       a service's longest wait over its targetWaitMinutes
- *   queue.length     more than alerts.waiting citizens waiting for one service
+ *   queue.wait       a service's longest wait over its targetWaitMinutes, in opening hours
+ *   queue.length     more than alerts.waiting citizens waiting for one service, in opening hours
  *
  * An alert is one journal line (with the device or service), an event in
  * the log (`alert.raised` / `alert.cleared`, forwarded like the rest), the
@@ -59,7 +59,41 @@ export class AlertsModule implements HubModule {
     this.log = ctx.log.child({ mod: 'alerts' });
   }
 
+  /** Alerts open in the log when the hub started: kept (not raised again) while their condition may still hold. */
+  private readonly restored = new Set<string>();
+
+  /**
+   * The alerts the log says are open (raised, not cleared): they stay open
+   * across a restart with their first `since`. A device alert is held while
+   * the device has not had the time to reconnect (alerts.deviceOfflineSeconds
+   * after the start); then it stays if its condition holds and clears if not,
+   * so it is raised once, not twice.
+   */
+  private restore(): void {
+    for (const e of this.ctx.core.store.eventsOfTypes(['alert.raised', 'alert.cleared'])) {
+      if (e.type === 'alert.raised')
+        this.open.set(e.alert, { alert: e.alert, kind: e.kind, ...(e.device ? { device: e.device } : {}), ...(e.service ? { service: e.service } : {}), message: e.message, since: new Date(e.at).toISOString() });
+      else if (e.type === 'alert.cleared') this.open.delete(e.alert);
+    }
+    // Departures of today, for the flapping alert (monotonic time, as live ones).
+    const wall = this.ctx.core.clock();
+    const day = this.ctx.core.engine.state.day;
+    for (const e of this.ctx.core.store.eventsOfTypes(['device.offline'])) {
+      if (e.type !== 'device.offline' || e.day !== day) continue;
+      const t = this.started - (wall - e.at);
+      const list = this.departures.get(e.device) ?? [];
+      for (let i = 0; i < 1 + Math.floor((e.flaps ?? 0) / 2); i++) list.push(t);
+      this.departures.set(e.device, list);
+    }
+    for (const key of this.open.keys()) this.restored.add(key);
+    if (this.open.size) {
+      this.log.info({ alerts: [...this.open.keys()] }, `${this.open.size} alert(s) open before the restart: kept while their condition holds`);
+      this.ctx.bus.emit('alerts.changed', { open: [...this.open.values()] });
+    }
+  }
+
   start(): void {
+    this.restore();
     this.ctx.routes.healthPart(() => ({
       degraded: this.open.size > 0,
       summary: { alerts: { open: this.open.size, list: [...this.open.values()] } },
@@ -125,7 +159,8 @@ export class AlertsModule implements HubModule {
       }
     }
     const engine = this.ctx.core.engine;
-    for (const s of c.services) {
+    // Queues are watched in opening hours only: a clock stepped at night (NTP, a test) must not page anyone.
+    for (const s of isOpen(c, at) ? c.services : []) {
       const waiting = engine.waiting(s.id);
       if (a.waiting !== undefined && waiting.length > a.waiting)
         want.set(`queue.length:${s.id}`, { alert: `queue.length:${s.id}`, kind: 'queue.length', service: s.id, message: `${waiting.length} citizens wait for ${s.id} (more than ${a.waiting})` });
@@ -145,10 +180,22 @@ export class AlertsModule implements HubModule {
       this.raised++;
       changed = true;
       this.log.warn({ alert: key, ...(w.device ? { device: w.device } : {}), ...(w.service ? { service: w.service } : {}) }, `ALERT ${w.message}`);
-      void this.ctx.core.note([{ type: 'alert.raised', alert: key, kind: w.kind as AlertKind, ...(w.device ? { device: w.device } : {}), ...(w.service ? { service: w.service } : {}), message: w.message }], 'hub');
+      void this.ctx.core
+        .note([{ type: 'alert.raised', alert: key, kind: w.kind as AlertKind, ...(w.device ? { device: w.device } : {}), ...(w.service ? { service: w.service } : {}), message: w.message }], 'hub')
+        .then((r) => {
+          // Its time as the log has it, the same after a restart.
+          if (r.ok && r.events[0]) alert.since = new Date(r.events[0].at).toISOString();
+        });
     }
+    const settling = now - this.started < a.deviceOfflineSeconds * 1000 + 10_000;
     for (const [key, o] of this.open) {
-      if (want.has(key)) continue;
+      if (want.has(key)) {
+        this.restored.delete(key);
+        continue;
+      }
+      // Open before the restart, its device not back yet: it may still be away (held) or reconnecting.
+      if (this.restored.has(key) && o.device && settling && isOpen(c, at) && !this.ctx.presence.isOnline(o.device)) continue;
+      this.restored.delete(key);
       this.open.delete(key);
       changed = true;
       this.log.info({ alert: key, ...(o.device ? { device: o.device } : {}), ...(o.service ? { service: o.service } : {}) }, `alert cleared: ${o.message}`);

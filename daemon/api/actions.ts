@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { CenterConfig } from '../../config/schema.js';
 import type { OpenAlert } from '../../contract/bus.js';
-import type { ActionResult, DevicePresence, Presence, ReloadResult } from '../../contract/ports.js';
+import type { ActionResult, ActiveFallback, DevicePresence, Presence, ReloadResult, SelftestReport } from '../../contract/ports.js';
 import type { Principal, Role, SystemRole } from '../../contract/roles.js';
 import type { CoreResult } from '../../contract/ports.js';
 import type { Engine } from '../engine/engine.js';
@@ -28,6 +28,10 @@ export interface ActionPorts {
   now(): number;
   /** The alerts open now. */
   alerts(): OpenAlert[];
+  /** The fallbacks the hub applies now (a device down). */
+  fallbacks?(): ActiveFallback[];
+  /** Runs the morning check of every device (test patterns, the chime, printers' paper). */
+  selftest?(): Promise<SelftestReport>;
   /** Re-reads the config file and applies what can change live. */
   reload(): Promise<ReloadResult>;
 }
@@ -218,6 +222,7 @@ export const ACTIONS: readonly Action[] = [
           waiting: p.config.services.reduce((a, s) => a + e.waitingCount(s.id), 0),
           windows: { open: windows.filter((s) => s === 'open').length, paused: windows.filter((s) => s === 'paused').length, closed: windows.filter((s) => s === 'closed').length },
           devices: { online: devices.filter((d) => d.online).length, offline: devices.filter((d) => !d.online).map((d) => d.id) },
+          fallbacks: p.fallbacks?.() ?? [],
         },
       };
     },
@@ -276,6 +281,14 @@ export const ACTIONS: readonly Action[] = [
     input: z.strictObject({}),
     roles: READERS,
     run: (_i, p) => ({ ok: true, result: p.alerts() }),
+  }),
+  define({
+    name: 'hub.selftest',
+    kind: 'write',
+    summary: 'the morning check: every board, window display and keypad shows a test pattern, every speaker plays the chime, every printer reports its paper; the report names what did not answer (kept in the log as selftest.done)',
+    input: z.strictObject({}),
+    roles: ['supervisor', 'technician'],
+    run: async (_i, p) => (p.selftest ? { ok: true, result: await p.selftest() } : { ok: false, status: 503, error: 'unavailable', message: 'this hub has no self-test' }),
   }),
   define({
     name: 'hub.reload',

@@ -32,6 +32,8 @@ export interface ApiContext extends Pick<HubContext, 'config' | 'log' | 'dataDir
   print: ActionPorts['print'];
   reload: ActionPorts['reload'];
   alerts: ActionPorts['alerts'];
+  fallbacks?: ActionPorts['fallbacks'];
+  selftest?: ActionPorts['selftest'];
 }
 
 function cookies(header: string | undefined): Map<string, string> {
@@ -69,6 +71,8 @@ export class ApiModule implements HubModule {
       now: () => core.clock(),
       reload: ctx.reload,
       alerts: ctx.alerts,
+      ...(ctx.fallbacks ? { fallbacks: ctx.fallbacks } : {}),
+      ...(ctx.selftest ? { selftest: ctx.selftest } : {}),
     };
   }
 

@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { CenterConfig, DeviceConfig } from '../../config/schema.js';
-import type { DevicePresence, Presence as PresencePort } from '../../contract/ports.js';
+import type { DevicePresence, FallbackPort, Presence as PresencePort } from '../../contract/ports.js';
 import { modelOf } from '../../devices/index.js';
 import type { CoreResult } from '../../contract/ports.js';
 import type { Command, EventBody, StoredEvent, Ticket } from '../../contract/queue.js';
@@ -58,7 +58,7 @@ interface Presence {
   faults?: string[];
 }
 
-export class DeviceHub implements HubModule, LinkListener, PresencePort {
+export class DeviceHub implements HubModule, LinkListener, PresencePort, FallbackPort {
   readonly name = 'devices';
   readonly essential = true;
   private recent: RecentCalls;
@@ -166,9 +166,11 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   }
 
   stop(): void {
+    // Presence changes held back by a flapping device are written now, while the core still runs.
+    clearTimeout(this.settleTimer);
+    this.settle(true);
     this.running = false;
     this.coalescer.stop();
-    clearTimeout(this.settleTimer);
     this.ctx.links.listen(undefined);
     this.unsubscribe?.();
   }
@@ -235,6 +237,26 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     return { ok: true, device: d.id };
   }
 
+  // ------------------------------------------------------------ fallbacks (daemon/fallbacks decides)
+
+  private readonly flashSec = new Map<string, number>();
+  private readonly covered = new Map<string, string[]>();
+
+  setFlash(zone: string, seconds: number | undefined): void {
+    if (this.flashSec.get(zone) === seconds) return;
+    if (seconds === undefined) this.flashSec.delete(zone);
+    else this.flashSec.set(zone, seconds);
+    for (const d of this.showing.zone.get(zone) ?? []) {
+      const v = this.view(d);
+      if (v) this.send(d, v, { force: false });
+    }
+  }
+
+  setCovered(dispenser: string, services: string[]): void {
+    if (services.length) this.covered.set(dispenser, services);
+    else this.covered.delete(dispenser);
+  }
+
   /** Whether a device is online now (the one record of presence; other modules ask here). */
   isOnline(id: string): boolean {
     return this.presence.has(id);
@@ -275,14 +297,14 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
    * changes in between are counted (`flaps`) and its state at the end is
    * always written.
    */
-  private logPresence(d: DeviceConfig): void {
+  private logPresence(d: DeviceConfig, force = false): void {
     if (!this.running) return;
     const p = this.presence.get(d.id);
     const key = p ? `on:${(p.faults ?? []).join(',')}` : 'off';
     if (this.recorded.get(d.id) === key) return;
     let b = this.presenceRate.get(d.id);
     if (!b) this.presenceRate.set(d.id, (b = new Bucket(0.1, 6)));
-    if (!b.take()) {
+    if (!b.take() && !force) {
       this.flaps.set(d.id, (this.flaps.get(d.id) ?? 0) + 1);
       this.unsettled.add(d.id);
       this.settleTimer ??= setTimeout(() => this.settle(), 10_000);
@@ -295,7 +317,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     const gone = this.gone.get(d.id);
     const body: EventBody = p
       ? { type: 'device.online', device: d.id, kind: d.kind, ...(p.model ? { model: p.model } : {}), ...(p.fw ? { fw: p.fw } : {}), ...(p.faults?.length ? { faults: p.faults } : {}), ...(flaps ? { flaps } : {}) }
-      : { type: 'device.offline', device: d.id, kind: d.kind, ...(gone?.why ? { why: gone.why } : {}), ...(flaps ? { flaps } : {}) };
+      : { type: 'device.offline', device: d.id, kind: d.kind, ...(gone?.why ? { why: gone.why } : {}), ...(flaps ? { flaps } : {}), ...(flaps && gone ? { since: gone.since } : {}) };
     void this.core.note([body], 'hub').then((r) => {
       if (!r.ok) {
         // Not on disk: try again at the next change or settle.
@@ -305,13 +327,13 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
     });
   }
 
-  private settle(): void {
+  private settle(force = false): void {
     this.settleTimer = undefined;
     const ids = [...this.unsettled];
     this.unsettled.clear();
     for (const id of ids) {
       const d = this.devices.find((x) => x.id === id);
-      if (d) this.logPresence(d);
+      if (d) this.logPresence(d, force);
     }
   }
 
@@ -344,8 +366,9 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   /** A request the transport refused at its door (ACL, size, rate, shutting down): told on the device's error channel. */
   refused(d: DeviceConfig, code: ProtocolErrorCode, message?: string): void {
-    // The transport logs these itself, counted; a flood must not become a line per message here.
+    // The transport logs these itself, counted; a flood must not become a line (or a counted error) per message here.
     if (!this.errors.pass(`${d.id}/${code}`).ok) return;
+    this.ctx.bus.emit('device.error', { device: d, code });
     this.deliver(d, { leaf: 'error', body: { v: PROTOCOL_VERSION, code, message: message ?? ALL_ERRORS[code] } });
   }
 
@@ -390,6 +413,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   /** Replies on the device's error channel; errors without a request id at most once a second per device and code. */
   private error(d: DeviceConfig, re: string | undefined, code: ProtocolErrorCode, message?: string): void {
+    this.ctx.bus.emit('device.error', { device: d, code });
     // Once per device and code every 10 s, with a count: a device repeating a refused request cannot flood the journal.
     const q = this.quiet.pass(`refused/${d.id}/${code}`);
     if (q.ok) this.logOf(d).info({ re, code, message, ...(q.held ? { more: q.held } : {}) }, q.held ? `request refused (and ${q.held} more like it)` : 'request refused');
@@ -404,7 +428,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
   private async press(d: DeviceConfig, body: Record<string, unknown>, re: string | undefined): Promise<void> {
     const p = Press.safeParse(body);
     if (!p.success) return this.error(d, re, 'bad_payload', describeIssues(p.error));
-    const bound = d.bind.services ?? [];
+    const bound = [...(d.bind.services ?? []), ...(this.covered.get(d.id) ?? [])];
     const buttons = modelOf(d).buttons;
     if (p.data.button !== undefined && buttons !== undefined && p.data.button > buttons)
       return this.error(d, re, 'not_bound', `button ${p.data.button}: this dispenser model has ${buttons} buttons`);
@@ -492,8 +516,11 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort {
 
   private view(d: DeviceConfig): ViewMsg | undefined {
     switch (d.kind) {
-      case 'board':
-        return { leaf: 'display', view: boardView(this.config, this.core.engine, this.recent, d) };
+      case 'board': {
+        const view = boardView(this.config, this.core.engine, this.recent, d);
+        const flashSec = this.flashSec.get(view.zone);
+        return { leaf: 'display', view: flashSec === undefined ? view : { ...view, flashSec } };
+      }
       case 'display':
         return d.bind.window === undefined ? undefined : { leaf: 'display', view: windowView(this.core.engine, d.bind.window, this.lastCallSeq.get(d.bind.window)) };
       case 'keypad':

@@ -192,6 +192,7 @@ export const FOLDS: { readonly [K in EventType]: Fold<K> } = {
   'device.offline': () => undefined,
   'alert.raised': () => undefined,
   'alert.cleared': () => undefined,
+  'selftest.done': () => undefined,
 };
 
 /**

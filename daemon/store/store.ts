@@ -233,6 +233,18 @@ export class Store {
     return (this.s.byDay.all(day) as { seq: number; body: string }[]).map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
   }
 
+  /**
+   * Every event of these types still in the log, oldest first (device
+   * presence and alerts at start: what the hub knew before a restart). A scan
+   * of the log: call it at start, not per request.
+   */
+  eventsOfTypes(types: string[]): StoredEvent[] {
+    if (!this.db) throw new StoreError('the store is not open');
+    if (!types.length) return [];
+    const rows = this.db.prepare(`SELECT seq, body FROM events WHERE type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`).all(...types) as { seq: number; body: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+  }
+
   latestSnapshot<T>(): { seq: number; state: T } | undefined {
     const row = this.s.snapshot.get() as { seq: number; state: string } | undefined;
     return row ? { seq: row.seq, state: JSON.parse(row.state) as T } : undefined;
