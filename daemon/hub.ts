@@ -84,10 +84,12 @@ export function createHub(o: HubOptions): Hub {
   // The web pages; also the `web` transport of the hall display pages, so it starts before the device hub.
   const web = new WebModule({ ...ctx, waiting: (s) => core.engine.waitingCount(s) });
   const alerts = new AlertsModule(ctx);
-  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
+  const reports = new ReportsModule(ctx);
+  const backups = new Backups(ctx);
+  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), reports, backup: (out) => backups.take(out), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
   // The backend's commands (HTTP and the upstream broker) go through the same table as people's.
   ctx.actions = (name, input, who) => runAction(name, input, who, api.ports);
-  for (const m of [core, broker, ...wired, web, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, web, devices, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, reports, new MetricsModule(ctx), backups, new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,
