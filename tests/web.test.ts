@@ -111,8 +111,6 @@ describe('web pages in a real browser', () => {
       // Arabic only: shorter calls, so the announcements of earlier tests drain sooner.
       doc.set('voice', doc.createNode({ languages: ['ar'] }));
       const devices = doc.get('devices') as { add(n: unknown): void };
-      devices.add(doc.createNode({ id: 'hall-tv', kind: 'board', model: 'web-board', transport: { type: 'web' }, bind: { zone: 'hall' } }));
-      devices.add(doc.createNode({ id: 'hall-tv-voice', kind: 'speaker', model: 'web-speaker', transport: { type: 'web' }, bind: { zone: 'hall' } }));
     }));
     dataDir = join(dir, 'data');
     await generateDemoPack(join(dataDir, 'voice'));
