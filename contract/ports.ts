@@ -89,7 +89,8 @@ export interface DeviceHealth {
 }
 
 /** What an action of the command table (daemon/api/actions.ts) came to. */
-export type ActionResult = { ok: true; result: unknown } | { ok: false; status: number; error: string; message: string };
+/** `file`: the result is a text served as is over HTTP (a rendered report), not JSON. */
+export type ActionResult = { ok: true; result: unknown; file?: { type: string; name: string } } | { ok: false; status: number; error: string; message: string };
 
 /** Runs one action of the command table as a principal (validation, roles, the action): the backend's transports use it. */
 export type RunAction = (name: string, input: unknown, who: import('./roles.js').Principal) => Promise<ActionResult>;
@@ -152,4 +153,47 @@ export interface SelftestReport {
   missing: { device: string; kind: string; why: string }[];
   /** Where the report was kept, relative to the data directory (selftest/<date>.json). */
   file?: string;
+}
+
+/** Today's figures for the supervisor's dashboard: the reports' own definitions (docs/REPORTS.md), up to now. */
+export interface TodayFigures {
+  day: string;
+  /** The moment the figures run to (ISO 8601). */
+  until: string;
+  services: TodayService[];
+  /** All services together ("all services" of the report). */
+  total: TodayService;
+  windows: { number: number; called: number; served: number; avgServiceS: number | null }[];
+  /** Local hours of the day, with the mean wait of the citizens who arrived in each. */
+  hours: { hour: number; label: string; issued: number; called: number; served: number; avgWaitS: number | null }[];
+}
+
+export interface TodayService {
+  id: string;
+  /** Target wait, minutes (services[].targetWaitMinutes). */
+  target: number;
+  issued: number;
+  called: number;
+  withinTarget: number;
+  /** withinTarget ÷ called, 0–1; null when nobody was called yet. */
+  serviceLevel: number | null;
+  served: number;
+  avgWaitS: number | null;
+  /** The longest wait that ended with a call today, seconds. */
+  maxWaitS: number | null;
+}
+
+/** The reports for people: today's figures, and a day's or week's report rendered. */
+export interface ReportsPort {
+  today(): TodayFigures;
+  render(what: { day: string } | { week: string }, format: 'csv' | 'html', lang: 'ar' | 'en'): string;
+}
+
+/** A backup taken by the running hub (`hub.backup`). */
+export interface BackupDone {
+  file: string;
+  bytes: number;
+  events: number;
+  lastSeq: number;
+  ms: number;
 }

@@ -6,6 +6,7 @@
  * when the file and the table disagree.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -16,6 +17,9 @@ import { ROLE_SUMMARY } from '../contract/roles.js';
 import { createHub } from './hub.js';
 import { ACTIONS, type Action } from './api/actions.js';
 import { hashPassword } from './api/auth.js';
+
+/** How the data directory is written in the doc (the generator's is a temporary one). */
+const DATA = '/var/lib/qhub';
 
 /** The order actions are shown and captured in: a morning at the example center. */
 const SCRIPT: { action: string; as: string; input?: Record<string, unknown> }[] = [
@@ -55,7 +59,28 @@ const SCRIPT: { action: string; as: string; input?: Record<string, unknown> }[] 
   { action: 'queues', as: 'viewer' },
   { action: 'ticket', as: 'viewer', input: { ticket: 'A001' } },
   { action: 'devices', as: 'viewer' },
+  { action: 'today', as: 'viewer' },
+  { action: 'report', as: 'supervisor', input: { day: '2026-11-24', format: 'csv', lang: 'en' } },
+  // The technician's actions come through the local socket (qhub backup).
+  { action: 'hub.backup', as: 'socket', input: { out: `${DATA}/backups/before-upgrade.db` } },
 ];
+
+/** One request on the hub's local socket, as `qhub` sends it. */
+function askSocket(path: string, action: string, input: unknown): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('connect', () => s.write(`${JSON.stringify({ id: 1, action, input, as: 'tech' })}\n`));
+    s.on('data', (d: string) => {
+      buf += d;
+      if (!buf.includes('\n')) return;
+      s.end();
+      resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))) as Record<string, unknown>);
+    });
+    s.on('error', reject);
+  });
+}
 
 const T0 = Date.parse('2026-11-24T08:05:00+02:00');
 
@@ -108,12 +133,21 @@ export async function renderApiDoc(): Promise<string> {
       const r = await fetch(`${base}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password: 'doc-password', bearer: true }) });
       tokens[role] = ((await r.json()) as { token: string }).token;
     }
-    const captured = new Map<string, { as: string; request: string; status: number; answer: unknown }>();
+    const captured = new Map<string, Captured>();
     try {
       for (const step of SCRIPT) {
         now += 60_000;
         const a = ACTIONS.find((x) => x.name === step.action)!;
         const input = step.input ?? {};
+        if (step.as === 'socket') {
+          const real = JSON.parse(JSON.stringify(input).split(DATA).join(join(dir, 'data'))) as unknown;
+          const r = await askSocket(join(dir, 'data', 'qhub.sock'), a.name, real);
+          // The temporary directory and the time taken differ from run to run.
+          const answer = JSON.parse(JSON.stringify(r).split(join(dir, 'data')).join(DATA)) as Record<string, unknown>;
+          if (answer.result && typeof answer.result === 'object') (answer.result as Record<string, unknown>).ms = 14;
+          captured.set(a.name, { as: 'the technician (qhub backup, over the local socket)', request: `{"id": 1, "action": "${a.name}", "input": ${JSON.stringify(input)}, "as": "tech"}`, status: answer.ok ? 200 : Number(answer.status), answer, socket: true });
+          continue;
+        }
         const qs = new URLSearchParams(Object.entries(input).map(([k, v]): [string, string] => [k, String(v)])).toString();
         // The backend's actions come through its own door: POST /api/v1/commands with its token and {"cmd", ...}.
         const backend = step.as === 'backend';
@@ -124,7 +158,9 @@ export async function renderApiDoc(): Promise<string> {
           headers: { authorization: `Bearer ${backend ? 'doc-backend-token' : tokens[step.as]}`, 'content-type': 'application/json' },
           ...(a.kind === 'write' ? { body: JSON.stringify(body) } : {}),
         });
-        const answer = (await r.json()) as unknown;
+        // A report comes as the file it is (CSV, HTML); every other answer is JSON.
+        const text = await r.text();
+        const answer: unknown = (r.headers.get('content-type') ?? '').startsWith('application/json') ? JSON.parse(text) : text;
         if (!captured.has(a.name))
           captured.set(a.name, {
             as: backend ? 'the backend (forward.inbound.token)' : `${names[step.as as keyof typeof names]} (${people[step.as as keyof typeof people]})`,
@@ -142,13 +178,27 @@ export async function renderApiDoc(): Promise<string> {
   }
 }
 
+/** The first lines of a long text answer (a report). */
+function cut(text: string): string {
+  const lines = text.trimEnd().split('\n');
+  return lines.length > 12 ? [...lines.slice(0, 12), `… ${lines.length - 12} more lines`].join('\n') : lines.join('\n');
+}
+
 function schemaOf(a: Action): string {
   const s = z.toJSONSchema(a.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete s.$schema;
   return JSON.stringify(s, null, 2);
 }
 
-function render(captured: Map<string, { as: string; request: string; status: number; answer: unknown }>): string {
+interface Captured {
+  as: string;
+  request: string;
+  status: number;
+  answer: unknown;
+  socket?: boolean;
+}
+
+function render(captured: Map<string, Captured>): string {
   const out: string[] = [];
   out.push(`# The hub's API (generated)
 
@@ -169,6 +219,11 @@ its clock set to 2026-11-24 08:05 Cairo time and no device connected.
   \`{"token"}\`, sent as \`Authorization: Bearer <token>\`. \`GET /api/v1/me\` says
   who is logged in (and gives the CSRF token again); \`POST /api/v1/logout\` ends
   the session. Sessions end after 12 hours unused, and at a restart.
+- **Live feed for pages**: \`GET /api/v1/events\` (any logged-in person) is a
+  Server-Sent Events stream: \`changed\` \`{"what": ["queues", "windows", ...]}\`
+  (at most one per 300 ms; \`devices\`, \`alerts\`, \`people\` too) after which a page
+  reads what it shows again, \`alerts\` with the open alerts (first on every
+  connection, then on every change), and \`ping\` every 15 s. It ends with the session.
 - Logins are throttled: per address a burst of 10 then one a second, per user a
   burst of 5 then one every 5 seconds (HTTP 429 with \`Retry-After\`). Device ids
   and secrets never log in.
@@ -222,11 +277,11 @@ ${
     ? `
 As ${c.as}:
 
-${fence('http', c.request)}
+${fence(c.socket ? 'json' : 'http', c.request)}
 
 Answer (HTTP ${c.status}):
 
-${fence('json', JSON.stringify(trim(c.answer), null, 2))}
+${typeof c.answer === 'string' ? fence('text', cut(c.answer)) : fence('json', JSON.stringify(trim(c.answer), null, 2))}
 `
     : ''
 }`);

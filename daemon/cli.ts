@@ -134,8 +134,12 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./logs-cli.js')).logsCommand(rest);
     case 'report':
       return (await import('./reports/cli.js')).reportCommand(rest, configPath);
-    case 'backup':
-      return (await import('./backup/cli.js')).backupCommand(rest, configPath);
+    case 'backup': {
+      // The running hub takes it when there is one (it owns the store); else the store file is copied here.
+      const byHub = await (await import('./ctl.js')).backupThroughHub(rest, configPath);
+      if (byHub !== undefined) return byHub;
+      return (await import('./backup/cli.js')).backupCommand(rest, configPath, { hubStopped: !rest.includes('--help') && !rest.includes('-h') });
+    }
     case 'restore':
       return (await import('./backup/cli.js')).restoreCommand(rest, configPath);
     case 'voice': {

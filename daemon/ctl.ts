@@ -303,3 +303,31 @@ export async function ctlCommand(cmd: string, args: string[], configPath: (given
     throw e;
   }
 }
+
+/**
+ * `qhub backup` through the running hub: the hub that owns the store takes
+ * the backup (the `hub.backup` action over its socket). Returns the exit
+ * code, or undefined when no hub answers (the caller then copies the store
+ * file itself, as with the hub stopped).
+ */
+export async function backupThroughHub(args: string[], configPath: (given?: string) => string): Promise<number | undefined> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, config: { type: 'string' }, data: { type: 'string' }, socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) return undefined;
+  const path = findSocket({ ...(values.socket ? { socket: values.socket } : {}), config: configPath(values.config), ...(values.data ? { data: values.data } : {}) });
+  let a: Answer;
+  try {
+    a = await ask(path, 'hub.backup', values.out ? { out: resolve(values.out) } : {});
+  } catch (e) {
+    if (e instanceof CtlError && e.code === EXIT.notRunning && !/did not answer/.test(e.message)) return undefined;
+    console.error(`qhub backup: ${(e as Error).message}`);
+    return e instanceof CtlError ? e.code : EXIT.refused;
+  }
+  if (!a.ok) {
+    console.error(`qhub backup: the running hub refused: ${a.message ?? a.error}`);
+    return EXIT.refused;
+  }
+  const r = a.result as { file: string; bytes: number; events: number; lastSeq: number; ms: number };
+  if (values.json) console.log(JSON.stringify({ ...r, by: 'hub' }));
+  else console.log(`${r.file}: ${r.events} events up to #${r.lastSeq}, ${(r.bytes / 1024).toFixed(0)} KiB, integrity checked (${r.ms} ms); taken by the running hub`);
+  return EXIT.ok;
+}

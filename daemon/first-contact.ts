@@ -28,13 +28,16 @@ export function listenProblem(e: NodeJS.ErrnoException & { port?: number; addres
 }
 
 /** The lines a person reads when the hub is ready on a terminal (`npm start`). */
-export function readyBanner(o: { http: number; mqtt: number; httpHost: string; configFile: string; dataDir: string; example: boolean; simulated: boolean }): string {
+export function readyBanner(o: { http: number; mqtt: number; httpHost: string; configFile: string; dataDir: string; example: boolean; simulated: boolean; halls?: string[] }): string {
   const host = o.httpHost === '0.0.0.0' || o.httpHost === '::' ? 'localhost' : o.httpHost;
   const lines = [
     `qhub is ready.`,
     `  health:      http://${host}:${o.http}/health`,
     `  devices:     MQTT on port ${o.mqtt} (docs/PROTOCOL.md)`,
-    `  pages:       http://${host}:${o.http}/login (keypad, dashboard, reception), http://${host}:${o.http}/hall/<zone> (a hall TV; give the zone web devices, docs/WEB.md)`,
+    `  pages:       http://${host}:${o.http}/login (keypad, dashboard, reception)`,
+    ...(o.halls?.length
+      ? o.halls.map((z) => `  hall TV:     http://${host}:${o.http}/hall/${z} (zone ${z}: calls, announcements, waiting counts)`)
+      : [`  hall TV:     http://${host}:${o.http}/hall/<zone> (give the zone a web board and speaker first, docs/WEB.md)`]),
     `  API:         http://${host}:${o.http}/api/v1 (docs/API.md); on this machine: npx qhub status, npx qhub window 1 next`,
     `  config:      ${o.configFile}`,
     `  data:        ${o.dataDir}`,
@@ -49,4 +52,10 @@ export function readyBanner(o: { http: number; mqtt: number; httpHost: string; c
     `  Ctrl-C                            stop (nothing is lost: every step is on disk before it is shown)`,
   ];
   return lines.join('\n');
+}
+
+/** The zones with a web board: each has a hall page worth opening. */
+export function webHalls(config: CenterConfig): string[] {
+  const zoneOf = (d: CenterConfig['devices'][number]) => d.bind.zone ?? config.windows.find((w) => w.number === d.bind.window)?.zone ?? 'hall';
+  return [...new Set(config.devices.filter((d) => d.enabled && d.transport.type === 'web' && d.kind === 'board').map(zoneOf))];
 }

@@ -91,10 +91,12 @@ export function createHub(o: HubOptions): Hub {
   const alerts = new AlertsModule(ctx);
   const fallbacks = new FallbacksModule({ ...ctx, port: devices });
   const selftest = new SelftestModule({ ...ctx, refresh: (d) => devices.wantsState(d) });
-  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), fallbacks: () => fallbacks.list(), selftest: () => selftest.run('command'), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
+  const reports = new ReportsModule(ctx);
+  const backups = new Backups(ctx);
+  const api = new ApiModule({ ...ctx, alerts: () => alerts.list(), fallbacks: () => fallbacks.list(), selftest: () => selftest.run('command'), reports, backup: (out) => backups.take(out), print: (t, id) => devices.print(t, id), reload: () => (o.reload ? o.reload() : Promise.resolve({ ok: false, summary: 'this hub cannot reload its config', waitForRestart: [] })) });
   // The backend's commands (HTTP and the upstream broker) go through the same table as people's.
   ctx.actions = (name, input, who) => runAction(name, input, who, api.ports);
-  for (const m of [core, broker, ...wired, web, devices, deviceHealth, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, fallbacks, selftest, new ReportsModule(ctx), new MetricsModule(ctx), new Backups(ctx), new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
+  for (const m of [core, broker, ...wired, web, devices, deviceHealth, new Announcer(ctx), ...forwarders, new Schedules(ctx), alerts, fallbacks, selftest, reports, new MetricsModule(ctx), backups, new HallLog(ctx), api, ...(o.extra?.(ctx) ?? []), http]) modules.add(m);
 
   return {
     ctx,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, EXAMPLE_CONFIG, formatProblem, loadCenter, type LoadedCenter } from '../config/load.js';
-import { listenProblem, readyBanner } from './first-contact.js';
+import { listenProblem, readyBanner, webHalls } from './first-contact.js';
 import { createHub, type Hub, type ReloadResult } from './hub.js';
 import { createLogger, type Logger } from './log.js';
 import { ModuleStartError } from './spine/module.js';
@@ -85,6 +85,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, summary: '', waitForRestart: [] });
   const reload = (why: string): Promise<ReloadResult> =>
     (reloading = reloading.then(async (): Promise<ReloadResult> => {
+      // systemd hears RELOADING=1 now and READY=1 when it is over, applied or refused (systemctl reload waits for it).
+      notifier.reloading();
+      try {
+        return await reloadOnce(why);
+      } finally {
+        notifier.reloaded();
+      }
+    }));
+  const reloadOnce = async (why: string): Promise<ReloadResult> => {
       log.info({ mod: 'daemon', why, file: opts.configFile }, 'reloading the config');
       let next: LoadedCenter;
       try {
@@ -103,7 +112,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       const r = await hub.applyConfig(next);
       log.info({ mod: 'daemon', waitForRestart: r.waitForRestart, ...(r.failed ? { failed: r.failed } : {}) }, `config reloaded: ${r.summary}`);
       return r;
-    }));
+    };
   hub = createHub({ center, dataDir, log, version: VERSION, reload: () => reload('qhub reload') });
   // systemd Type=notify (nothing without NOTIFY_SOCKET): READY, STATUS, WATCHDOG, STOPPING.
   const notifier = new SystemdNotifier({ log, status: () => statusLine(hub.http.healthReport().body, hub.ctx.config.services.reduce((n, s) => n + hub.ctx.core.engine.waitingCount(s.id), 0)) });
@@ -151,7 +160,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   if (opts.pretty)
     log.info(
       { mod: 'daemon' },
-      readyBanner({ http: hub.http.port!, mqtt: ports.mqtt!, httpHost: config.hub.http.host, configFile: center.file, dataDir, example: resolve(center.file) === resolve(EXAMPLE_CONFIG), simulated: !!opts.simulate }),
+      readyBanner({ http: hub.http.port!, mqtt: ports.mqtt!, httpHost: config.hub.http.host, configFile: center.file, dataDir, example: resolve(center.file) === resolve(EXAMPLE_CONFIG), simulated: !!opts.simulate, halls: webHalls(hub.ctx.config) }),
     );
 
   if (opts.simulate) {

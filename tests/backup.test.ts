@@ -83,6 +83,9 @@ describe('backups of the store', () => {
     expect(b.err).toBe('');
     expect(b.code).toBe(0);
     expect(b.out).toMatch(/manual\.db: \d+ events up to #\d+, \d+ KiB, integrity checked/);
+    // The running hub took it (it owns the store), and says so.
+    expect(b.out).toContain('taken by the running hub');
+    await until(async () => (hub.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith(`backup written and checked: ${out}`)) ? true : undefined), 'the hub logs the backup');
     // Commands were committed while the backup ran.
     expect(after).toBeGreaterThan(before);
     await until(async () => ((await seq()) > after + 10 ? true : undefined), 'more events after the backup');
@@ -90,6 +93,10 @@ describe('backups of the store', () => {
     await load;
     expect(await hub.stop()).toBe(0);
     expect(existsSync(`${out}.sha256`)).toBe(true);
+    // With the hub stopped, the command copies the store file itself, and says so.
+    const cold = await qhub('backup', '--out', join(dir, 'cold.db'), '--data', data, '--config', config);
+    expect(cold.code, cold.err).toBe(0);
+    expect(cold.out).toContain('copied from the store file (no hub answers on its socket)');
 
     const fresh = join(dir, 'fresh');
     mkdirSync(fresh);

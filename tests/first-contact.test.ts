@@ -51,11 +51,11 @@ describe('logs a person can follow', () => {
     expect(hub.logs.find((l) => l.msg === 'A001 → window 3, by kp-3')).toMatchObject({ level: 30, ticket: 'A001', window: 3, source: 'kp-3', event: 'ticket.called' });
 
     // Devices coming online are gathered over a second: two that connect together are one line
-    // ("2 devices came online (disp-1, kp-3): 2 of 25 online"), or two on a slow machine.
-    await waitLog(hub, (l) => l.mod === 'hall' && typeof l.msg === 'string' && l.msg.endsWith('2 of 25 online'));
+    // ("2 devices came online (disp-1, kp-3): 2 of 27 online"), or two on a slow machine.
+    await waitLog(hub, (l) => l.mod === 'hall' && typeof l.msg === 'string' && l.msg.endsWith('2 of 27 online'));
     const online = hub.logs.filter((l) => l.mod === 'hall' && typeof l.msg === 'string' && l.msg.includes('came online'));
     expect(online.flatMap((l) => l.devices as string[]).sort()).toEqual(['disp-1', 'kp-3']);
-    if (online.length === 1) expect(online[0]!.msg).toBe('2 devices came online (disp-1, kp-3): 2 of 25 online');
+    if (online.length === 1) expect(online[0]!.msg).toBe('2 devices came online (disp-1, kp-3): 2 of 27 online');
     expect(hub.logs.filter((l) => l.level === 30 && (l.msg === 'client connected' || l.msg === 'device online'))).toEqual([]);
   });
 
@@ -92,5 +92,7 @@ describe('logs a person can follow', () => {
     expect(text).toMatch(/qhub is ready\.\n {2}health: {6}http:\/\/127\.0\.0\.1:\d+\/health\n {2}devices: {5}MQTT on port \d+/);
     expect(text).toContain(`  config:      ${config}`);
     expect(text).toContain('  docs/INSTALL.md ');
+    // The example center has a hall page (its web board and speaker): the banner names its address.
+    expect(text).toMatch(/ {2}hall TV: {5}http:\/\/127\.0\.0\.1:\d+\/hall\/hall \(zone hall/);
   });
 });

@@ -5,7 +5,7 @@
  * stops the watchdog pings. SIGHUP does not end the daemon.
  */
 import { createRequire } from 'node:module';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -143,6 +143,30 @@ describe('systemd notify (Type=notify) from the real daemon', () => {
     const res = await fetch(`http://127.0.0.1:${hub.httpPort}/health`);
     expect(res.status).toBe(200);
     expect(hub.proc.exitCode).toBeNull();
+    expect(await hub.stop()).toBe(0);
+  });
+
+  it('a reload says RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC) and READY=1 when it is over; a refused reload too', async () => {
+    sock = notifySocket();
+    const { dir, config } = testCenter();
+    hub = await startHub(config, join(dir, 'data'), { NOTIFY_SOCKET: sock.path });
+    const ready = await sock.waitFor((t) => t.startsWith('READY=1'));
+    // Our own CLOCK_MONOTONIC reading, in µs, around the reload (process.hrtime is CLOCK_MONOTONIC on Linux; systemd compares them).
+    const t0 = process.hrtime.bigint() / 1000n;
+    hub.proc.kill('SIGHUP');
+    const rel = await sock.waitFor((t) => t.startsWith('RELOADING=1'), ready.index + 1);
+    const t1 = process.hrtime.bigint() / 1000n;
+    const usec = BigInt(/^MONOTONIC_USEC=(\d+)$/m.exec(rel.text)![1]!);
+    expect(usec >= t0 && usec <= t1, `MONOTONIC_USEC ${usec} between ${t0} and ${t1}`).toBe(true);
+    const again = await sock.waitFor((t) => t.startsWith('READY=1'), rel.index + 1);
+    expect(again.text).toMatch(/^READY=1\nSTATUS=/);
+    await waitLog(hub, (l) => l.msg === 'config reloaded: nothing changed');
+    // A broken file: refused, and systemd still hears READY=1 (the old config runs).
+    writeFileSync(config, `${readFileSync(config, 'utf8')}\nnot: [valid\n`);
+    hub.proc.kill('SIGHUP');
+    const rel2 = await sock.waitFor((t) => t.startsWith('RELOADING=1'), again.index + 1);
+    await sock.waitFor((t) => t.startsWith('READY=1'), rel2.index + 1);
+    await waitLog(hub, (l) => typeof l.msg === 'string' && l.msg.startsWith('reload refused'));
     expect(await hub.stop()).toBe(0);
   });
 });

@@ -23,7 +23,6 @@ describe('hall pages under load', () => {
   beforeAll(async () => {
     const { dir, config } = testCenter((doc) => {
       const devices = doc.get('devices') as { add(n: unknown): void };
-      devices.add(doc.createNode({ id: 'hall-tv', kind: 'board', model: 'web-board', transport: { type: 'web' }, bind: { zone: 'hall' } }));
     });
     hub = await startHub(config, join(dir, 'data'), { QHUB_SUPERVISOR_SECRET: 'x-secret-1234' });
     const secrets = exampleSecrets();

@@ -106,11 +106,11 @@ describe('web pages in a real browser', () => {
       doc.setIn(['hub', 'users'], doc.createNode(users));
       doc.setIn(['hub', 'http'], doc.createNode({ host: '127.0.0.1', port: httpPort }));
       doc.set('web', doc.createNode({ digits: 'arabic', minShowMs: 1000 }));
+      // More than 3 waiting for one service raises an alert (the dashboard test makes one appear).
+      doc.set('alerts', doc.createNode({ waiting: 3 }));
       // Arabic only: shorter calls, so the announcements of earlier tests drain sooner.
       doc.set('voice', doc.createNode({ languages: ['ar'] }));
       const devices = doc.get('devices') as { add(n: unknown): void };
-      devices.add(doc.createNode({ id: 'hall-tv', kind: 'board', model: 'web-board', transport: { type: 'web' }, bind: { zone: 'hall' } }));
-      devices.add(doc.createNode({ id: 'hall-tv-voice', kind: 'speaker', model: 'web-speaker', transport: { type: 'web' }, bind: { zone: 'hall' } }));
     }));
     dataDir = join(dir, 'data');
     await generateDemoPack(join(dataDir, 'voice'));
@@ -273,6 +273,61 @@ describe('web pages in a real browser', () => {
     expect(await page.locator('#windows th').first().textContent()).toBe('Window');
     await ctx.close();
   });
+
+  it('the dashboard shows who is logged in, the service level, the waits by hour after served tickets, and an alert appearing live', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    expect((await ctx.request.post(`${base}/api/v1/login`, { data: { name: 'boss', password: PW.boss } })).status()).toBe(200);
+    const page = await ctx.newPage();
+    await page.goto(`${base}/dashboard`);
+    await page.waitForSelector('#windows tr[data-window="10"]');
+    await page.waitForSelector('#today');
+    // A clerk logs in (a program's session counts too): the window shows them without a reload.
+    const who = () => page.locator('#windows tr[data-window="1"] td.who').textContent();
+    const cl = await fetch(`${base}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'clerk1', password: PW.clerk1, bearer: true }) });
+    expect(cl.status).toBe(200);
+    await page.waitForFunction(() => document.querySelector('#windows tr[data-window="1"] td.who')?.textContent?.includes('clerk1') ?? false, null, { timeout: 10_000 });
+    expect(await who()).toContain('clerk1');
+    // Window 10 (complaints) serves two citizens: the figures of today follow, live.
+    const before = (await api('GET', '/api/v1/today')).body as { total: { called: number; served: number } };
+    for (let i = 0; i < 2; i++) {
+      await issue('complaints');
+      expect((await api('POST', '/api/v1/windows.next', { window: 10 })).status).toBe(200);
+      expect((await api('POST', '/api/v1/windows.done', { window: 10 })).status).toBe(200);
+    }
+    const today = (await api('GET', '/api/v1/today')).body as { total: { called: number; served: number }; services: { id: string; serviceLevel: number; called: number }[]; hours: { avgWaitS: number | null }[]; windows: { number: number; served: number }[] };
+    expect(today.total.served).toBe(before.total.served + 2);
+    const complaints = today.services.find((s) => s.id === 'complaints')!;
+    expect(complaints).toMatchObject({ called: 2, withinTarget: 2, serviceLevel: 1 });
+    expect(today.windows.find((w) => w.number === 10)).toMatchObject({ served: 2 });
+    // The page: 100 % for complaints (both called at once, within the 15-minute target), the served count, a bar in the chart.
+    await page.waitForFunction(() => document.querySelector('#queues tr[data-service="complaints"] td.sl')?.textContent?.includes('١٠٠٪') ?? false, null, { timeout: 10_000 });
+    await page.waitForFunction((n) => document.querySelector('#windows tr[data-window="10"]')?.textContent?.includes(n) ?? false, ar(today.windows.find((w) => w.number === 10)!.served), { timeout: 10_000 });
+    expect(await page.locator('#waits-chart rect.bar:not(.empty)').count()).toBeGreaterThan(0);
+    expect(await page.locator('#today .reports a').count()).toBeGreaterThanOrEqual(2);
+    // The report link answers the day's report as HTML, for the supervisor's session.
+    const href = (await page.locator('#today .reports a').first().getAttribute('href'))!;
+    const rep = await ctx.request.get(`${base}${href}`);
+    expect(rep.status()).toBe(200);
+    expect(rep.headers()['content-type']).toContain('text/html');
+    expect(await rep.text()).toContain('complaints');
+    // An alert appears without a reload: more than 3 wait for complaints.
+    const waiting: string[] = [];
+    for (let i = 0; i < 4; i++) waiting.push(await issue('complaints'));
+    await page.waitForSelector('#alerts li[data-alert="queue.length:complaints"]', { timeout: 15_000 });
+    expect(await page.locator('#alerts li[data-alert="queue.length:complaints"]').textContent()).toContain('complaints');
+    for (const size of [{ width: 1280, height: 720 }, { width: 1920, height: 1080 }]) {
+      await page.setViewportSize(size);
+      await page.evaluate(() => document.fonts.ready);
+      // Nothing wider than the screen: the page does not scroll sideways.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), `${size.width}: horizontal overflow`).toBe(true);
+      const png = await page.screenshot({ path: join(ARTIFACTS, `dashboard-live-${size.width}x${size.height}.png`), fullPage: true });
+      expect(await colours(png)).toBeGreaterThan(8);
+    }
+    // Back as it was for the tests after this one: nobody waiting for complaints, the alert gone.
+    for (const t of waiting) expect((await api('POST', '/api/v1/tickets.cancel', { ticket: t, reason: 'test' })).status).toBe(200);
+    await page.waitForSelector('#alerts li[data-alert="queue.length:complaints"]', { state: 'detached', timeout: 15_000 });
+    await ctx.close();
+  }, 90_000);
 
   let hall: Page;
   const shownLog = () => hall.evaluate(() => (window as unknown as { __shown: string[] }).__shown.slice());

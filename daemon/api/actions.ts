@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { CenterConfig } from '../../config/schema.js';
 import type { OpenAlert } from '../../contract/bus.js';
-import type { ActionResult, ActiveFallback, DevicePresence, Presence, ReloadResult, SelftestReport } from '../../contract/ports.js';
+import type { ActionResult, ActiveFallback, BackupDone, DevicePresence, Presence, ReloadResult, ReportsPort, SelftestReport } from '../../contract/ports.js';
 import type { Principal, Role, SystemRole } from '../../contract/roles.js';
 import type { CoreResult } from '../../contract/ports.js';
 import type { Engine } from '../engine/engine.js';
@@ -34,7 +34,21 @@ export interface ActionPorts {
   selftest?(): Promise<SelftestReport>;
   /** Re-reads the config file and applies what can change live. */
   reload(): Promise<ReloadResult>;
+  /** Today's figures and rendered reports (the reports module); absent in a hub without it. */
+  reports?: ReportsPort;
+  /** A backup taken by the running hub, into `out` or the backup folder. */
+  backup?(out?: string): Promise<BackupDone>;
+  /** People with a session now (browser or bearer), and how long since each last used it. */
+  sessions?(): { name: string; role: string; windows?: readonly number[]; idleMs: number }[];
 }
+
+/**
+ * A clerk counts as logged in at a window while a session of theirs that
+ * names the window (hub.users[].windows) was used within this time: the
+ * soft keypad reads its window every second, so an open keypad page keeps
+ * its clerk here; a closed one drops out after this (docs/WEB.md).
+ */
+export const PRESENT_MS = 2 * 60_000;
 
 export type { ActionResult };
 
@@ -145,7 +159,15 @@ function windowOut(n: number, p: ActionPorts) {
     current: cur ? { number: cur.number, id: cur.id, service: cur.service, status: cur.status, recalls: cur.recalls } : null,
     waiting: servicesOf(e, p.config, n).reduce((a, s) => a + e.waitingCount(s), 0),
     served: w.served,
+    loggedIn: clerksAt(n, p),
   };
+}
+
+/** The clerks logged in at a window now (PRESENT_MS). */
+function clerksAt(n: number, p: ActionPorts): string[] {
+  const names = new Set<string>();
+  for (const s of p.sessions?.() ?? []) if (s.role === 'clerk' && s.windows?.includes(n) && s.idleMs <= PRESENT_MS) names.add(s.name);
+  return [...names].sort();
 }
 
 function queueOut(s: CenterConfig['services'][number], p: ActionPorts) {
@@ -289,6 +311,60 @@ export const ACTIONS: readonly Action[] = [
     input: z.strictObject({}),
     roles: ['supervisor', 'technician'],
     run: async (_i, p) => (p.selftest ? { ok: true, result: await p.selftest() } : { ok: false, status: 503, error: 'unavailable', message: 'this hub has no self-test' }),
+  }),
+  define({
+    name: 'today',
+    kind: 'read',
+    summary: 'today’s figures so far, as the day’s report computes them (docs/REPORTS.md): per service the service level (share called within its target wait), mean and longest wait; per window served and mean service time; the mean wait by hour',
+    input: z.strictObject({}),
+    roles: ['supervisor', 'viewer', 'technician'],
+    run: (_i, p) => (p.reports ? { ok: true, result: p.reports.today() } : { ok: false, status: 503, error: 'no_reports', message: 'this hub runs without its reports module' }),
+  }),
+  define({
+    name: 'report',
+    kind: 'read',
+    summary: 'a day’s or an ISO week’s report, as `qhub report` writes it: HTML to read in the browser, or CSV (default: today, HTML, Arabic)',
+    input: z
+      .strictObject({
+        day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date: 2026-11-24').optional(),
+        week: z.string().regex(/^\d{4}-W\d{2}$/, 'an ISO week: 2026-W48').optional(),
+        format: z.enum(['html', 'csv']).default('html'),
+        lang: z.enum(['ar', 'en']).default('ar'),
+      })
+      .refine((i) => !(i.day && i.week), { message: 'give "day" or "week", not both' }),
+    roles: ['supervisor', 'technician'],
+    run: (i, p) => {
+      if (!p.reports) return { ok: false, status: 503, error: 'no_reports', message: 'this hub runs without its reports module' };
+      const what = i.week ? { week: i.week } : { day: i.day ?? p.reports.today().day };
+      let text: string;
+      try {
+        text = p.reports.render(what, i.format, i.lang);
+      } catch (e) {
+        return { ok: false, status: 400, error: 'bad_input', message: (e as Error).message };
+      }
+      const stem = 'week' in what ? what.week : what.day;
+      return {
+        ok: true,
+        result: text,
+        file: { type: i.format === 'csv' ? 'text/csv; charset=utf-8' : 'text/html; charset=utf-8', name: `qhub-${stem}.${i.lang}.${i.format}` },
+      };
+    },
+    example: { day: '2026-11-24', format: 'csv', lang: 'en' },
+  }),
+  define({
+    name: 'hub.backup',
+    kind: 'write',
+    summary: 'a checked backup of the event store, taken by the running hub (SQLite’s online backup), into `out` (an absolute path on the hub) or the backup folder (rotated)',
+    input: z.strictObject({ out: z.string().min(2).max(1024).refine((x) => x.startsWith('/'), 'an absolute path').optional() }),
+    roles: ['technician'],
+    run: async (i, p) => {
+      if (!p.backup) return { ok: false, status: 503, error: 'no_backup', message: 'this hub runs without its backup module' };
+      try {
+        return { ok: true, result: await p.backup(i.out) };
+      } catch (e) {
+        return { ok: false, status: 500, error: 'backup_failed', message: (e as Error).message };
+      }
+    },
   }),
   define({
     name: 'hub.reload',

@@ -153,6 +153,23 @@ export class Auth {
     return s;
   }
 
+  /** Whether a token's session is still there, without counting this as a use (a long-lived event stream asks it). */
+  alive(token: string): boolean {
+    const s = this.sessions.get(tokenKey(token));
+    return !!s && this.now() - s.lastUsed <= SESSION_IDLE_MS;
+  }
+
+  /** Everyone with a session now, and how long since each last used it. */
+  list(): { name: string; role: string; windows?: readonly number[]; idleMs: number }[] {
+    const now = this.now();
+    const out: { name: string; role: string; windows?: readonly number[]; idleMs: number }[] = [];
+    for (const s of this.sessions.values()) {
+      const idleMs = now - s.lastUsed;
+      if (idleMs <= SESSION_IDLE_MS) out.push({ name: s.principal.name, role: s.principal.role, ...(s.principal.windows ? { windows: s.principal.windows } : {}), idleMs });
+    }
+    return out;
+  }
+
   logout(token: string): boolean {
     return this.sessions.delete(tokenKey(token));
   }

@@ -16,6 +16,7 @@
  * Owns: sessions, the socket. May touch: the core (submit), the presence and
  * print ports, the routes port.
  */
+import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
 import type { HttpRequest, Presence, Reply, Routes } from '../../contract/ports.js';
 import type { Principal } from '../../contract/roles.js';
@@ -27,13 +28,25 @@ import { CommandSocket, socketPath } from './socket.js';
 
 export const COOKIE = 'qhub_session';
 
-export interface ApiContext extends Pick<HubContext, 'config' | 'log' | 'dataDir' | 'routes' | 'presence'> {
+/** An open live feed of a staff page (GET /api/v1/events). */
+interface Feed {
+  out: PassThrough;
+  pending: Set<string>;
+  timer?: NodeJS.Timeout;
+  token: string;
+}
+
+const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+export interface ApiContext extends Pick<HubContext, 'config' | 'log' | 'dataDir' | 'routes' | 'presence' | 'bus'> {
   core: Pick<HubContext['core'], 'submit' | 'engine' | 'store' | 'clock'>;
   print: ActionPorts['print'];
   reload: ActionPorts['reload'];
   alerts: ActionPorts['alerts'];
   fallbacks?: ActionPorts['fallbacks'];
   selftest?: ActionPorts['selftest'];
+  reports?: ActionPorts['reports'];
+  backup?: ActionPorts['backup'];
 }
 
 function cookies(header: string | undefined): Map<string, string> {
@@ -55,6 +68,9 @@ export class ApiModule implements HubModule {
   private readonly log: Logger;
   private socket?: CommandSocket;
   private served = 0;
+  private readonly feeds = new Set<Feed>();
+  private readonly offs: (() => void)[] = [];
+  private ping?: NodeJS.Timeout;
   private refused = 0;
 
   constructor(private readonly ctx: ApiContext) {
@@ -73,6 +89,9 @@ export class ApiModule implements HubModule {
       alerts: ctx.alerts,
       ...(ctx.fallbacks ? { fallbacks: ctx.fallbacks } : {}),
       ...(ctx.selftest ? { selftest: ctx.selftest } : {}),
+      ...(ctx.reports ? { reports: ctx.reports } : {}),
+      ...(ctx.backup ? { backup: ctx.backup } : {}),
+      sessions: () => this.auth.list(),
     };
   }
 
@@ -93,12 +112,17 @@ export class ApiModule implements HubModule {
     r.route('GET', '/api/v1', () =>
       json(200, { actions: ACTIONS.map((a) => ({ name: a.name, kind: a.kind, method: a.kind === 'read' ? 'GET' : 'POST', path: `/api/v1/${a.name}`, roles: a.roles, summary: a.summary })) }),
     );
+    r.route('GET', '/api/v1/events', (req) => this.events(req));
+    this.listenFeeds();
     for (const a of ACTIONS) r.route(a.kind === 'read' ? 'GET' : 'POST', `/api/v1/${a.name}`, (req) => this.action(a.name, req));
     this.socket = new CommandSocket({ path: socketPath(this.ctx.dataDir, this.ctx.config), log: this.log, ports: this.ports });
     return this.socket.start();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.ping);
+    for (const off of this.offs.splice(0)) off();
+    for (const f of [...this.feeds]) f.out.end();
     await this.socket?.stop();
   }
 
@@ -121,6 +145,7 @@ export class ApiModule implements HubModule {
       return json(400, { error: 'bad_input', message: 'name and password must be text (at most 64 and 256 characters)' });
     const r = await this.auth.login(body.name, body.password, req.ip);
     if (!r.ok) return json(r.status, { error: r.error, message: r.message }, r.retryAfterS ? { 'retry-after': String(r.retryAfterS) } : undefined);
+    this.changed('people');
     if (body.bearer === true) return json(200, { user: this.describe(r.principal), token: r.token });
     const cookie = `${COOKIE}=${r.token}; HttpOnly; SameSite=Strict; Path=/`;
     return json(200, { user: this.describe(r.principal), csrf: r.csrf }, { 'set-cookie': cookie });
@@ -131,6 +156,7 @@ export class ApiModule implements HubModule {
     if (!who.ok) return who.reply;
     if (who.principal.via === 'cookie' && req.headers['x-csrf-token'] !== who.csrf) return json(403, { error: 'csrf', message: 'missing or wrong X-CSRF-Token header' });
     this.auth.logout(who.token);
+    this.changed('people');
     return json(200, { ok: true }, { 'set-cookie': `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` });
   }
 
@@ -165,7 +191,67 @@ export class ApiModule implements HubModule {
       return this.note(json(r.status, { error: r.error, message: r.message }));
     }
     if (a.kind === 'write') this.log.info({ user: who.principal.name, action: name }, `${who.principal.name}: ${name}`);
+    if (r.file && typeof r.result === 'string')
+      return this.note({ code: 200, bytes: Buffer.from(r.result), type: r.file.type, cache: 'no-store', headers: { 'content-disposition': `${r.file.type.startsWith('text/html') ? 'inline' : 'attachment'}; filename="${r.file.name}"` } });
     return this.note(json(200, r.result));
+  }
+
+  /**
+   * The staff pages' live feed (Server-Sent Events, any logged-in person):
+   * `changed` with what changed (`queues`, `windows`, `devices`, `alerts`,
+   * `people`), at most a few a second, after which a page reads what it
+   * shows again; `alerts` with the open alerts whenever they change; a
+   * `ping` every 15 s. The stream ends when the session does (logout,
+   * 12 hours unused, a reload that removed the person).
+   */
+  private events(req: HttpRequest): Reply {
+    const who = this.principal(req);
+    if (!who.ok) return this.note(who.reply);
+    const out = new PassThrough();
+    const feed: Feed = { out, pending: new Set(), token: who.token };
+    this.feeds.add(feed);
+    const close = () => {
+      clearTimeout(feed.timer);
+      this.feeds.delete(feed);
+    };
+    out.on('close', close);
+    out.on('error', close);
+    out.write(`retry: 2000\n\n${frame('alerts', this.ports.alerts())}`);
+    return { code: 200, stream: out, type: 'text/event-stream; charset=utf-8', headers: { 'cache-control': 'no-store' } };
+  }
+
+  /** Tells every open feed that something changed (coalesced per feed: one `changed` per 300 ms at most). */
+  private changed(...what: string[]): void {
+    for (const f of this.feeds) {
+      for (const w of what) f.pending.add(w);
+      f.timer ??= setTimeout(() => {
+        f.timer = undefined;
+        if (f.pending.size) f.out.write(frame('changed', { what: [...f.pending].sort() }));
+        f.pending.clear();
+      }, 300);
+    }
+  }
+
+  /** The feeds' listeners on the bus (one each, whatever the number of pages open) and their keep-alive. */
+  private listenFeeds(): void {
+    const bus = this.ctx.bus;
+    this.offs.push(
+      bus.on('committed', 'api', () => this.changed('queues', 'windows')),
+      bus.on('device.online', 'api', () => this.changed('devices')),
+      bus.on('device.offline', 'api', () => this.changed('devices')),
+      bus.on('alerts.changed', 'api', ({ open }) => {
+        for (const f of this.feeds) f.out.write(frame('alerts', open));
+        this.changed('alerts');
+      }),
+      bus.on('config.reloaded', 'api', () => this.changed('queues', 'windows', 'devices', 'people')),
+    );
+    this.ping = setInterval(() => {
+      for (const f of [...this.feeds]) if (!this.auth.alive(f.token)) f.out.end();
+      for (const f of this.feeds) f.out.write(frame('ping', {}));
+      // Who is logged in at which window changes with time too (a keypad page closed).
+      this.changed('people');
+    }, 15_000);
+    this.ping.unref();
   }
 
   private note(r: Reply): Reply {

@@ -36,10 +36,12 @@ function dataDirOf(given: string | undefined, config: CenterConfig | undefined):
 const when = (ms?: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : 'never');
 
 export const BACKUP_USAGE = `usage: qhub backup [--out FILE] [--config FILE] [--data DIR]
-  A checked copy of the event store (safe while the hub runs), into FILE or the
-  config's backup folder (default <data>/backups, the oldest rotated out).`;
+  A checked copy of the event store, into FILE or the config's backup folder
+  (default <data>/backups, the oldest rotated out). When the hub runs, the hub
+  takes it (over its local socket: root or the qhub group); when it does not,
+  the store file is copied directly. The last words say which.`;
 
-export async function backupCommand(args: string[], configPath: (given?: string) => string): Promise<number> {
+export async function backupCommand(args: string[], configPath: (given?: string) => string, o: { hubStopped?: boolean } = {}): Promise<number> {
   const { values } = parseArgs({ args, options: { out: { type: 'string' }, config: { type: 'string' }, data: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
   if (values.help) {
     console.log(BACKUP_USAGE);
@@ -62,7 +64,7 @@ export async function backupCommand(args: string[], configPath: (given?: string)
   try {
     const r = await backupStoreFile(store, dest);
     if (!values.out) rotate(folder, config?.backup.keep ?? 8);
-    console.log(`${r.file}: ${r.events} events up to #${r.lastSeq}, ${(r.bytes / 1024).toFixed(0)} KiB, integrity checked (${r.ms} ms)`);
+    console.log(`${r.file}: ${r.events} events up to #${r.lastSeq}, ${(r.bytes / 1024).toFixed(0)} KiB, integrity checked (${r.ms} ms)${o.hubStopped ? '; copied from the store file (no hub answers on its socket)' : ''}`);
     return 0;
   } catch (e) {
     console.error(`qhub backup: ${(e as Error).message}`);

@@ -8,6 +8,7 @@
  * online backup API).
  */
 import { schedule, type ScheduledTask } from 'node-cron';
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { HubContext } from '../spine/context.js';
@@ -50,12 +51,31 @@ export class Backups implements HubModule {
     return (this.running ??= this.once().finally(() => (this.running = undefined)));
   }
 
-  private async once(): Promise<BackupResult | undefined> {
+  /**
+   * A backup asked for by a person (`qhub backup` through the socket: the
+   * `hub.backup` action), taken by this process, which owns the store: into
+   * `out` (an absolute path, not overwritten) or the backup folder (rotated).
+   * Throws what went wrong, after logging it.
+   */
+  async take(out?: string): Promise<BackupResult> {
+    if (out && existsSync(out)) throw new Error(`${out}: exists already; give another --out or remove it`);
+    // One at a time: a scheduled backup in progress finishes first.
+    await this.running;
+    const p: Promise<BackupResult | undefined> = this.once(out).finally(() => {
+      if (this.running === p) this.running = undefined;
+    });
+    this.running = p;
+    const r = await p;
+    if (!r) throw new Error(this.lastError?.message ?? 'backup failed');
+    return r;
+  }
+
+  private async once(out?: string): Promise<BackupResult | undefined> {
     const folder = backupFolder(this.ctx);
-    const dest = join(folder, backupName(new Date()));
+    const dest = out ?? join(folder, backupName(new Date()));
     try {
       const r = await writeBackup(dest, (tmp) => this.ctx.core.store.backupTo(tmp));
-      const removed = rotate(folder, this.ctx.config.backup.keep);
+      const removed = out ? [] : rotate(folder, this.ctx.config.backup.keep);
       this.last = { ...r, at: new Date().toISOString() };
       this.log.info({ file: r.file, bytes: r.bytes, events: r.events, seq: r.lastSeq, ms: r.ms, removed }, `backup written and checked: ${r.file} (${r.events} events, up to #${r.lastSeq})`);
       return r;

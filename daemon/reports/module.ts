@@ -16,10 +16,27 @@ import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CenterConfig } from '../../config/schema.js';
 import { businessDay, localTime } from '../engine/clock.js';
+import type { ReportsPort, TodayFigures, TodayService } from '../../contract/ports.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
 import { toCsv, toHtml, type Lang } from './render.js';
 import { isoWeekOf, missingRollups, reportFor, writeRollup } from './rollups.js';
+import { hourLabel, type ServiceRow } from './summary.js';
+
+/** Today's figures are computed again at most this often (and when the log moved on). */
+const TODAY_EVERY_MS = 2_000;
+
+const todayService = (r: ServiceRow): TodayService => ({
+  id: r.id,
+  target: r.target,
+  issued: r.issued,
+  called: r.called,
+  withinTarget: r.withinTarget,
+  serviceLevel: r.serviceLevel,
+  served: r.served,
+  avgWaitS: r.wait.avg === null ? null : Math.round(r.wait.avg),
+  maxWaitS: r.wait.max,
+});
 
 /** One hour after closing (23:59 at the latest), when reports.at is not given. */
 export function reportTime(config: CenterConfig): string {
@@ -29,7 +46,7 @@ export function reportTime(config: CenterConfig): string {
   return `${String(Math.floor(t / 60)).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
 }
 
-export class ReportsModule implements HubModule {
+export class ReportsModule implements HubModule, ReportsPort {
   readonly name = 'reports';
   private readonly core: HubContext['core'];
   private readonly config: CenterConfig;
@@ -42,6 +59,7 @@ export class ReportsModule implements HubModule {
   private lastRollup?: string;
   private lastReport?: string;
   private lastError?: string;
+  private todayCache?: { seq: number; at: number; figures: TodayFigures };
 
   constructor(ctx: HubContext) {
     this.ctx = ctx;
@@ -56,7 +74,7 @@ export class ReportsModule implements HubModule {
     this.off = this.ctx.bus.on('committed', 'reports', ({ events }) => {
       for (const e of events) if (e.type === 'day.rolled' && e.from) this.rollup(e.from);
     });
-    const today = this.today();
+    const today = this.dayOf();
     for (const day of missingRollups(this.core.store, today)) this.rollup(day);
     const r = this.config.reports;
     if (r.daily || r.weekly) {
@@ -78,8 +96,39 @@ export class ReportsModule implements HubModule {
     }
   }
 
-  private today(now = this.core.clock()): string {
+  private dayOf(now = this.core.clock()): string {
     return businessDay(now, this.config.center.timezone, this.config.center.day.rollover);
+  }
+
+  /**
+   * Today's figures up to now, for the dashboard: the same computation as
+   * `qhub report --day <today>` (kpi.ts, summary.ts), kept for a couple of
+   * seconds while no event was written.
+   */
+  today(): TodayFigures {
+    const now = this.core.clock();
+    const seq = this.core.store.lastSeq;
+    const c = this.todayCache;
+    if (c && c.seq === seq && now - c.at < TODAY_EVERY_MS) return c.figures;
+    const day = businessDay(now, this.ctx.config.center.timezone, this.ctx.config.center.day.rollover);
+    const { report } = reportFor(this.core.store, this.ctx.config, { day }, now);
+    const figures: TodayFigures = {
+      day,
+      until: new Date(now).toISOString(),
+      services: report.services.map(todayService),
+      total: todayService(report.total),
+      windows: report.windows.map((w) => ({ number: w.number, called: w.called, served: w.served, avgServiceS: w.service.avg === null ? null : Math.round(w.service.avg) })),
+      hours: report.hours.map((h) => ({ hour: h.hour, label: hourLabel(h), issued: h.issued, called: h.called, served: h.served, avgWaitS: h.avgWait === null ? null : Math.round(h.avgWait) })),
+    };
+    this.todayCache = { seq, at: now, figures };
+    return figures;
+  }
+
+  /** A day's or an ISO week's report as `qhub report` writes it (CSV or HTML), up to now. */
+  render(what: { day: string } | { week: string }, format: 'csv' | 'html', lang: Lang): string {
+    const now = this.core.clock();
+    const { report } = reportFor(this.core.store, this.ctx.config, what, now);
+    return format === 'csv' ? toCsv(report, lang, { generatedAt: now }) : toHtml(report, lang, { generatedAt: now });
   }
 
   /** Recomputes a day's figures from its events and keeps them (also on demand). */
@@ -110,7 +159,7 @@ export class ReportsModule implements HubModule {
   /** The cron job: the day's report, and on Sundays the ISO week's. Returns the files written. */
   scheduled(now: number): string[] {
     const written: string[] = [];
-    const day = this.today(now);
+    const day = this.dayOf(now);
     try {
       if (this.config.reports.daily) written.push(...this.write({ day }, now, day));
       const t = localTime(now, this.config.center.timezone);

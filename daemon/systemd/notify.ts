@@ -118,6 +118,25 @@ export class SystemdNotifier {
     if (this.socket) this.send(state);
   }
 
+  /**
+   * RELOADING=1 at the start of a config reload, with the CLOCK_MONOTONIC
+   * time in µs (sd_notify(3): MONOTONIC_USEC, which Type=notify-reload
+   * requires and ExecReload units accept); READY=1 follows when it ends,
+   * applied or refused (`reloaded`). Node's hrtime is CLOCK_MONOTONIC on Linux.
+   */
+  reloading(): void {
+    if (!this.socket) return;
+    this.send(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}\nSTATUS=reloading the config`);
+  }
+
+  /** READY=1 after a reload, with the status line again. */
+  reloaded(): void {
+    if (!this.socket) return;
+    const status = this.statusText();
+    this.send(`READY=1${status ? `\nSTATUS=${status}` : ''}`);
+    this.lastStatus = status;
+  }
+
   /** STOPPING=1: the pings stop, systemd waits for the exit (TimeoutStopSec). */
   stopping(): void {
     if (!this.socket) return;

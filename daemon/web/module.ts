@@ -181,7 +181,7 @@ export class WebModule implements HubModule, Transport {
   /** What every page is told before its script runs: the center, its languages, how digits are written. */
   private boot(page: Page, extra: Record<string, unknown> = {}): Record<string, unknown> {
     const c = this.config;
-    return { page, center: c.center.name, languages: c.center.languages, digits: c.web.digits, version: this.ctx.version, ...extra };
+    return { page, center: c.center.name, languages: c.center.languages, digits: c.web.digits, timezone: c.center.timezone, version: this.ctx.version, ...extra };
   }
 
   private page(page: Page, extra: Record<string, unknown> = {}): Reply {
