@@ -9,7 +9,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connectDevice, exampleSecrets, startHub, testCenter, type RunningHub } from './helpers/hub.js';
+import { connectDevice, exampleDevices, exampleSecrets, startHub, testCenter, type RunningHub } from './helpers/hub.js';
 
 const secrets = exampleSecrets();
 const SUPERVISOR = 'supervisor-secret-door';
@@ -178,10 +178,12 @@ describe('the device door', () => {
       else if (packet.retain) seen.set(topic.split('/')[2]!, JSON.parse(payload.toString()));
     });
     await c.subscribeAsync(['qhub/dev/+/status', 'qhub/hub/status'], { qos: 1 });
-    await new Promise((r) => setTimeout(r, 500));
+    // Every device of the config, the hall's browser pages too (they have a presence like any device).
+    const all = exampleDevices().map((d) => d.id).sort();
+    await vi.waitFor(() => expect([...seen.keys()].sort()).toEqual(all), { timeout: 15_000 });
+    await vi.waitFor(() => expect(hubStatus).toBeDefined(), { timeout: 15_000 });
     await c.endAsync();
-    expect(seen.size).toBe(Object.keys(secrets).length);
-    for (const s of seen.values()) expect(s).toEqual({ v: 1, state: 'offline' });
+    for (const [id, s] of seen) expect(s).toEqual({ v: 1, state: 'offline', ...(exampleDevices().find((d) => d.id === id)!.transport === 'web' ? { via: 'web' } : {}) });
     // The hub's own status carries the center's local time for boards with a clock.
     expect(hubStatus).toMatchObject({ v: 1, state: 'online', tz: 'Africa/Cairo', date: expect.stringMatching(/^\d{4}-\d\d-\d\d$/), time: expect.stringMatching(/^\d\d:\d\d$/) });
   });

@@ -10,10 +10,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseDocument } from 'yaml';
 import { loadCenter } from '../config/load.js';
 import { selftestMinute } from '../daemon/selftest/module.js';
-import { CLI, connectDevice, EXAMPLE, exampleSecrets, startHub, testCenter, type RunningHub, type TestDevice } from './helpers/hub.js';
+import { CLI, connectDevice, exampleDevices, exampleSecrets, startHub, testCenter, withoutWebDevices, type RunningHub, type TestDevice } from './helpers/hub.js';
 
 const secrets = exampleSecrets();
 
@@ -43,10 +42,13 @@ describe('qhub selftest on the running hub', () => {
         resolve({ status: e ? ((e as { code?: number }).code ?? null) : 0, stdout, stderr }),
       ),
     );
-  const ids = (parseDocument(readFileSync(EXAMPLE, 'utf8')).toJS() as { devices: { id: string }[] }).devices.map((d) => d.id);
+  const ids = exampleDevices().filter((d) => d.transport !== 'web').map((d) => d.id);
 
   beforeAll(async () => {
-    const c = testCenter((doc) => doc.set('selftest', doc.createNode({ answerSeconds: 10, showSeconds: 1 })));
+    const c = testCenter((doc) => {
+      doc.set('selftest', doc.createNode({ answerSeconds: 10, showSeconds: 1 }));
+      withoutWebDevices(doc); // the MQTT devices only: a hall page is a browser, tested in web.test.ts
+    });
     o = { config: c.config, data: join(c.dir, 'data') };
     hub = await startHub(o.config, o.data);
     // Every device of the example center but one window display.

@@ -106,7 +106,7 @@ describe('spine: modules and an isolating bus in the running hub', () => {
       listeners: { owner: string; failed: number; delivered: number; pending: number }[];
     };
     expect(h.status).toBe('degraded');
-    expect(h.modules.map((m) => m.name)).toEqual(['core', 'mqtt', 'web', 'devices', 'announcer', 'schedules', 'alerts', 'reports', 'metrics', 'backup', 'hall-log', 'api', 'faulty', 'hangs', 'counter', 'cannot-start', 'http']);
+    expect(h.modules.map((m) => m.name)).toEqual(['core', 'mqtt', 'web', 'devices', 'device-health', 'announcer', 'schedules', 'alerts', 'fallbacks', 'selftest', 'reports', 'metrics', 'backup', 'hall-log', 'api', 'faulty', 'hangs', 'counter', 'cannot-start', 'http']);
     expect(h.modules.find((m) => m.name === 'cannot-start')).toMatchObject({ state: 'failed', ok: false, error: 'no such backend configured' });
     expect(h.modules.filter((m) => m.name !== 'cannot-start').every((m) => m.state === 'running')).toBe(true);
     expect(h.listeners.find((l) => l.owner === 'faulty')!.failed).toBe(faultyCalls);

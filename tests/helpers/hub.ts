@@ -18,6 +18,18 @@ export function exampleSecrets(): Record<string, string> {
   return parseDocument(readFileSync(EXAMPLE.replace('.yaml', '.secrets.yaml'), 'utf8')).toJS() as Record<string, string>;
 }
 
+/** The example center's devices: id, kind and transport type (`mqtt` when not given). */
+export function exampleDevices(): { id: string; kind: string; transport: string }[] {
+  const devices = (parseDocument(readFileSync(EXAMPLE, 'utf8')).toJS() as { devices: { id: string; kind: string; transport?: { type?: string } }[] }).devices;
+  return devices.map((d) => ({ id: d.id, kind: d.kind, transport: d.transport?.type ?? 'mqtt' }));
+}
+
+/** Takes the hall's browser pages (web board and speaker) out of a test center: for tests of the MQTT and wired devices only. */
+export function withoutWebDevices(doc: ReturnType<typeof parseDocument>): void {
+  const devices = doc.get('devices') as { items: { get(k: string, keepScalar?: boolean): unknown }[] };
+  devices.items = devices.items.filter((d) => (d.get('transport') as { get?(k: string): unknown } | undefined)?.get?.('type') !== 'web');
+}
+
 /** A copy of the example center on ephemeral loopback ports, optionally edited. */
 export function testCenter(edit?: (doc: ReturnType<typeof parseDocument>, dir: string) => void): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'qhub-test-'));
