@@ -290,6 +290,9 @@ export interface Phase {
   after?: (w: WatchedHub, r: AbuserResult, seconds: number) => Promise<{ figures?: Record<string, Figure>; problems?: string[] }>;
 }
 
+/** The p99 call latency under abuse may reach 2× the quiet p99 or this, whichever is more (ms). */
+export const P99_FLOOR_MS = 50;
+
 export interface AbuseOptions {
   phases: Phase[];
   edit?: (doc: ReturnType<typeof parseDocument>, dir: string) => void;
@@ -415,7 +418,10 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
     if (b50 === null || u50 === null || b99 === null || u99 === null) problems.push(`too few calls measured (baseline ${baseline.length}, under abuse ${under.length})`);
     else {
       if (u50 > 2 * b50) problems.push(`call latency p50 ${u50.toFixed(2)} ms under abuse, over 2× the quiet ${b50.toFixed(2)} ms`);
-      if (u99 > 2 * b99) problems.push(`call latency p99 ${u99.toFixed(2)} ms under abuse, over 2× the quiet ${b99.toFixed(2)} ms`);
+      // With 20–40 calls a phase, p99 is the slowest call or two: below P99_FLOOR_MS nobody at a window can tell,
+      // and on a quiet 2-core machine the abusers' own CPU (1 GB/s of refused bodies over loopback) sets it.
+      const limit99 = Math.max(2 * b99, P99_FLOOR_MS);
+      if (u99 > limit99) problems.push(`call latency p99 ${u99.toFixed(2)} ms under abuse, over ${limit99 === P99_FLOOR_MS ? `${P99_FLOOR_MS} ms` : `2× the quiet ${b99.toFixed(2)} ms`}`);
     }
     if (probe.failures.length) problems.push(`${probe.failures.length} probe calls failed, e.g. ${probe.failures[0]}`);
     if (o.finally && w.alive()) problems.push(...(await o.finally(w)));
