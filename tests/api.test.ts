@@ -170,6 +170,23 @@ describe('the people’s door: users, roles, the command table', () => {
     for (const who of Object.keys(PW)) expect((await a.call('GET', '/api/v1/queues', { token: tokens[who] })).status).toBe(200);
   });
 
+  it('the new supervisor actions refuse the wrong person: self-test, backup, reports and today’s figures', async () => {
+    const before = seq();
+    // The morning check: not a clerk, not a viewer, not reception (403); nothing logged.
+    for (const who of ['clerk2', 'watcher', 'desk']) expect((await a.call('POST', '/api/v1/hub.selftest', { token: tokens[who], body: {} })).status).toBe(403);
+    // A backup is the technician's (the local socket): even the supervisor is refused over HTTP.
+    for (const who of Object.keys(PW)) expect((await a.call('POST', '/api/v1/hub.backup', { token: tokens[who], body: {} })).status).toBe(403);
+    expect(seq()).toBe(before);
+    // Reports: supervisors only among these; today's figures: not a clerk or reception.
+    for (const who of ['clerk2', 'watcher', 'desk']) expect((await a.call('GET', '/api/v1/report?format=csv&lang=en', { token: tokens[who] })).status).toBe(403);
+    expect((await a.call('GET', '/api/v1/report?format=csv&lang=en', { token: tokens.boss })).status).toBe(200);
+    for (const who of ['clerk2', 'desk']) expect((await a.call('GET', '/api/v1/today', { token: tokens[who] })).status).toBe(403);
+    expect((await a.call('GET', '/api/v1/today', { token: tokens.watcher })).status).toBe(200);
+    // No login at all: 401 for each.
+    expect((await a.call('GET', '/api/v1/today', {})).status).toBe(401);
+    expect((await a.call('POST', '/api/v1/hub.selftest', { body: {} })).status).toBe(401);
+  });
+
   it('refuses a device’s credentials: no login as a device, no device secret as a token, no request without a session', async () => {
     const l = await a.login('kp-1', secrets['kp-1']!);
     expect(l.status).toBe(401);
