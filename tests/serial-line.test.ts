@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 // Deadlines for a loaded machine (CI runners are shared): a passing run never waits for them.
-const until = async (f: () => boolean, ms = 20_000) => {
+const until = async (f: () => boolean, ms = 20_000, what: string | (() => string) = 'a condition') => {
   const t0 = Date.now();
   while (!f()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms`);
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 };
@@ -114,7 +114,7 @@ describe('SerialLine over a real pseudo-terminal', () => {
     await new Promise((r) => dev.once('open', r));
     await line.write(Buffer.from('hello\n'));
     dev.write('hi hub\n');
-    await until(() => Buffer.concat(got).toString() === 'hi hub\n' && Buffer.concat(fromHub).toString() === 'hello\n');
+    await until(() => Buffer.concat(got).toString() === 'hi hub\n' && Buffer.concat(fromHub).toString() === 'hello\n', 20_000, () => `both greetings (the hub got ${JSON.stringify(Buffer.concat(got).toString())}, the device ${JSON.stringify(Buffer.concat(fromHub).toString())})`);
 
     await pty.unplug();
     await until(() => !line.isOpen);
@@ -130,6 +130,31 @@ describe('SerialLine over a real pseudo-terminal', () => {
     expect(states).toEqual([true, false, true]);
     await line.stop();
     await new Promise((r) => dev.close(() => r(undefined)));
+    await pty.unplug();
+  });
+
+  it('unplugged while a write is stuck in the port (the far end not reading): the line sends again after the replug', async () => {
+    const pty = await new PtyPair().plug();
+    const line = new SerialLine({ path: pty.hub, backoffMs: { min: 50, max: 200 } });
+    const states: boolean[] = [];
+    line.onState((s) => states.push(s));
+    line.start();
+    await until(() => line.isOpen);
+    // socat stops reading: 256 KiB is far more than the pty's buffers take, so this write stays in the port, never drained.
+    pty.freeze();
+    const stuck = line.write(Buffer.alloc(256 * 1024, 0x41));
+    const after = line.write(Buffer.from('after the replug\n'));
+    expect(line.stats().bytesOut).toBe(0);
+    await pty.pull();
+    await until(() => !line.isOpen, 20_000, 'the line to notice the unplug');
+    const sink = join(mkdtempSync(join(tmpdir(), 'qhub-sink-')), 'device.bin');
+    await pty.plugToFile(sink);
+    // The write cut off by the unplug is sent again whole, then the next one: nothing waits for the dead port.
+    await Promise.all([stuck, after]);
+    await until(() => existsSync(sink) && readFileSync(sink).length === 256 * 1024 + 'after the replug\n'.length, 20_000, () => `both writes in the device (${existsSync(sink) ? readFileSync(sink).length : 0} bytes so far; ${JSON.stringify(line.stats())})`);
+    expect(readFileSync(sink).subarray(-17).toString()).toBe('after the replug\n');
+    expect(states).toEqual([true, false, true]);
+    await line.stop();
     await pty.unplug();
   });
 });

@@ -241,8 +241,22 @@ export class SerialLine implements ByteLink {
         const port = this.port;
         this.inflight = p;
         const err = await new Promise<Error | null | undefined>((r) => {
-          port.write(p.data, (e) => (e ? r(e) : port.drain((d) => r(d))));
+          // A port that closes (unplugged) with these bytes still in it may never call back: without this the line
+          // would wait for that write for ever and send nothing after the replug (seen with a pty under CPU load).
+          const closed = () => r(new Error('the port closed before the write was drained'));
+          port.once('close', closed);
+          const done = (e: Error | null | undefined) => {
+            port.off('close', closed);
+            r(e);
+          };
+          port.write(p.data, (e) => (e ? done(e) : port.drain((d) => done(d))));
         }).finally(() => (this.inflight = undefined));
+        if (err && port === this.port && this.opened && gone(err)) {
+          // The device went away under this write (EIO from a hung-up tty, ENXIO/ENODEV from a pulled USB adapter): the
+          // bytes stay queued for the reconnect. The port's own close usually follows; if it does not, close it here.
+          if (port.isOpen) port.close(() => undefined);
+          break;
+        }
         if (err && port === this.port && this.opened) {
           // The port is still there but refused the bytes: report it, do not loop on it.
           this.queue.shift();
@@ -263,4 +277,10 @@ export class SerialLine implements ByteLink {
   private reject(p: Pending, e: Error): void {
     for (const s of p.settle) s.reject(e);
   }
+}
+
+/** An error that means the device is no longer there (rather than a write it refused). */
+function gone(e: Error): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return /\b(EIO|ENXIO|ENODEV|EBADF)\b|bad file descriptor|i\/o error|no such device|closed before the write/i.test(`${code ?? ''} ${e.message}`);
 }

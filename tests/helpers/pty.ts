@@ -5,7 +5,7 @@
  * brings a new pair up under the same names.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,6 +46,27 @@ export class PtyPair {
       await new Promise((r) => setTimeout(r, 20));
     }
     return this;
+  }
+
+  /** Stops socat without ending it (SIGSTOP): the far end stops reading, so the hub's writes fill the pty and hang. */
+  freeze(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  /**
+   * Kills socat at once (SIGKILL, which also ends a frozen one): the cable is
+   * pulled with whatever was in it. socat gets no chance to remove its links,
+   * so they are removed here.
+   */
+  async pull(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    this.proc = undefined;
+    await new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGKILL');
+    });
+    for (const l of [this.hub, this.device]) rmSync(l, { force: true });
   }
 
   /** Kills socat: the cable is pulled. Resolves once the links are gone. */
