@@ -3,7 +3,7 @@
  * The `qhub` command.
  *   qhub check-config [FILE]
  *   qhub start [--config FILE] [--data DIR] [--pretty]
- *   qhub sim   [--config FILE] [--data DIR] [--rate N] [--duration S]
+ *   qhub sim   [--config FILE] [--data DIR] [--rate N] [--duration S] [--speak] [--audio-device D] [--voice DIR] [--log|--panel]
  *   qhub print-test [--config FILE] [--out DIR] [--width 576|384]
  *   qhub voice text|play|check|pack …
  *   qhub report --day D | --week W …
@@ -17,7 +17,10 @@ import { checkCenterFile, EXAMPLE_CONFIG, formatProblem, summary } from '../conf
 const USAGE = `usage:
   qhub check-config [FILE]                      check a center's config file (default: the example center)
   qhub start [--config FILE] [--data DIR]       run the hub
-  qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center)
+  qhub sim   [--config FILE] [--data DIR]       run the hub with simulated devices (a demo center); on a terminal a live panel of the hall
+             [--rate N] [--speak [--audio-device D]] [--voice DIR] [--log]
+                                                --rate: citizens a minute per dispenser (4); --speak: calls through this machine's audio
+                                                out (aplay; D e.g. default, null); --voice: the clip pack; --log: log lines, no panel
   qhub status | devices | queues | windows       what the running hub sees (qhub window N next: act for a dead keypad; qhub help ctl)
   qhub selftest                                  the morning check of every device (exit 1 when one did not answer)
   qhub logs [--device ID] [--level warn] [-f]    the journal made readable (or --file FILE)
@@ -90,6 +93,11 @@ async function main(argv: string[]): Promise<number> {
           json: { type: 'boolean' },
           rate: { type: 'string' },
           duration: { type: 'string' },
+          panel: { type: 'boolean' },
+          log: { type: 'boolean' },
+          speak: { type: 'boolean' },
+          'audio-device': { type: 'string' },
+          voice: { type: 'string' },
         },
         strict: true,
       });
@@ -104,7 +112,17 @@ async function main(argv: string[]): Promise<number> {
         // The simulator's made-up tickets go to their own store unless told otherwise, never into the center's.
         dataDir: values.data ?? process.env.QHUB_DATA ?? (cmd === 'sim' ? 'data-sim' : undefined),
         pretty: values.json ? false : (values.pretty ?? process.stdout.isTTY),
-        simulate: cmd === 'sim' ? { rate: Number(values.rate ?? 4), duration: values.duration ? Number(values.duration) : undefined } : undefined,
+        simulate:
+          cmd === 'sim'
+            ? {
+                rate: Number(values.rate ?? 4),
+                duration: values.duration ? Number(values.duration) : undefined,
+                // On a terminal the panel, unless --log (or --json) asks for the log lines; --panel forces it.
+                panel: values.panel ?? (!values.log && !values.json && !!process.stdout.isTTY),
+                ...(values.speak || values['audio-device'] ? { speak: { device: values['audio-device'] ?? 'default' } } : {}),
+                ...(values.voice ? { voicePack: values.voice } : {}),
+              }
+            : undefined,
       });
     }
     case 'print-test':

@@ -76,7 +76,7 @@ export function findSocket(o: { socket?: string; config: string; data?: string }
   return join(resolve(o.data ?? process.env.QHUB_DATA ?? hub?.dataDir ?? 'data'), 'qhub.sock');
 }
 
-function ask(path: string, action: string, input: Record<string, unknown>, timeoutMs = 15_000): Promise<Answer> {
+export function ask(path: string, action: string, input: Record<string, unknown>, timeoutMs = 15_000): Promise<Answer> {
   return new Promise((resolvePromise, reject) => {
     const s = createConnection(path);
     let buf = '';

@@ -25,11 +25,13 @@ export function parseLevels(spec: string | undefined): { level?: string; modules
   return out;
 }
 
-export function createLogger(opts: { pretty?: boolean; level?: string; modules?: Record<string, string> } = {}): Logger {
+export function createLogger(opts: { pretty?: boolean; level?: string; modules?: Record<string, string>; destination?: pino.DestinationStream } = {}): Logger {
   const env = parseLevels(process.env.QHUB_LOG_LEVEL);
   const level = opts.level ?? env.level ?? 'info';
   const modules = { ...(opts.modules ?? {}), ...env.modules };
-  const root = opts.pretty
+  const root = opts.destination
+    ? pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, opts.destination)
+    : opts.pretty
     ? pino({
         level,
         transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', messageKey: 'msg', singleLine: true } },

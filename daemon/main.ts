@@ -1,6 +1,6 @@
 /** The daemon process: loads the config, runs the hub's modules, handles signals and fatal errors. */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, EXAMPLE_CONFIG, formatProblem, loadCenter, type LoadedCenter } from '../config/load.js';
 import { listenProblem, readyBanner, webHalls } from './first-contact.js';
@@ -10,12 +10,33 @@ import { ModuleStartError } from './spine/module.js';
 import { removePidFile, writePidFile } from './backup/pidfile.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { statusLine } from './systemd/status.js';
+import type { PanelLog } from './panel/sim-panel.js';
+import type { TerminalPanel } from './panel/terminal.js';
 
 export interface DaemonOptions {
   configFile: string;
   dataDir?: string;
   pretty?: boolean;
-  simulate?: { rate: number; duration?: number };
+  simulate?: {
+    rate: number;
+    duration?: number;
+    /** The live panel of the hall on this terminal instead of log lines (the log goes to <data>/sim.log). */
+    panel?: boolean;
+    /** Calls spoken through this machine's audio out (aplay -D device), for every zone. */
+    speak?: { device: string };
+    /** The voice pack to speak from (else voice.pack of the config, under the data directory). */
+    voicePack?: string;
+  };
+}
+
+/** What `qhub sim` changes in the center it simulates: the calls spoken here, from the pack it was given. Applied at start and at every reload. */
+function simulated(center: LoadedCenter, opts: DaemonOptions): LoadedCenter {
+  const sim = opts.simulate;
+  if (!sim) return center;
+  const voice = center.config.voice;
+  if (sim.voicePack) voice.pack = resolve(sim.voicePack);
+  if (sim.speak) voice.local = { device: sim.speak.device, zones: [...new Set(center.config.windows.map((w) => w.zone))] };
+  return center;
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -66,7 +87,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let log = createLogger({ pretty: opts.pretty });
   let center: LoadedCenter;
   try {
-    center = loadCenter(opts.configFile);
+    center = simulated(loadCenter(opts.configFile), opts);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const p of e.problems) log.error({ mod: 'config', file: p.file, line: p.line, path: p.path }, formatProblem(p));
@@ -75,10 +96,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
   // The config's levels per module (QHUB_LOG_LEVEL still wins).
   if (Object.keys(center.config.hub.logLevels).length) log = createLogger({ pretty: opts.pretty, modules: center.config.hub.logLevels });
-  for (const w of center.warnings) log.warn({ mod: 'config', file: w.file, line: w.line, path: w.path }, formatProblem(w));
-  if (!checkInstallation(center, log)) return 1;
   const config = center.config;
   const dataDir = resolve(opts.dataDir ?? config.hub.dataDir ?? 'data');
+  // The live panel owns the terminal: the log goes to a file, its warnings to the panel's last lines.
+  let panelLog: PanelLog | undefined;
+  if (opts.simulate?.panel) {
+    panelLog = (await import('./panel/sim-panel.js')).panelLogTo(join(dataDir, 'sim.log'));
+    log = createLogger({ modules: config.hub.logLevels, destination: panelLog.destination });
+  }
+  for (const w of center.warnings) log.warn({ mod: 'config', file: w.file, line: w.line, path: w.path }, formatProblem(w));
+  if (!checkInstallation(center, log)) return 1;
 
   let hub: Hub;
   // One reload at a time, in the order asked (SIGHUP, systemctl reload, qhub reload).
@@ -97,7 +124,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       log.info({ mod: 'daemon', why, file: opts.configFile }, 'reloading the config');
       let next: LoadedCenter;
       try {
-        next = loadCenter(opts.configFile);
+        next = simulated(loadCenter(opts.configFile), opts);
       } catch (e) {
         if (!(e instanceof ConfigError)) {
           log.error({ mod: 'config', err: e }, 'reload refused: the config file could not be read; the running config stays');
@@ -118,16 +145,24 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const notifier = new SystemdNotifier({ log, status: () => statusLine(hub.http.healthReport().body, hub.ctx.config.services.reduce((n, s) => n + hub.ctx.core.engine.waitingCount(s.id), 0)) });
   notifier.start();
   let sim: { stop(): Promise<void> } | undefined;
+  let panel: TerminalPanel | undefined;
+  // How the run ends when the panel's q is pressed (the same as a SIGTERM).
+  let quit: (code: number) => void = () => {};
   let stopping: Promise<number> | undefined;
   const shutdown = (why: string, code: number): Promise<number> =>
     (stopping ??= (async () => {
       log.info({ mod: 'daemon', why }, 'stopping: no new commands, finishing what is in flight');
       notifier.stopping();
+      panel?.stop();
       await sim?.stop().catch(() => undefined);
       await hub.stop();
       removePidFile(dataDir);
       notifier.close();
       log.info({ mod: 'daemon', seq: hub.ctx.core.store.lastSeq }, 'stopped: store closed');
+      if (panelLog) {
+        panelLog.flush();
+        process.stdout.write(`qhub sim stopped (${why}); this run's log: ${panelLog.file}\n`);
+      }
       return code;
     })());
 
@@ -165,7 +200,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   if (opts.simulate) {
     const { startSimulation } = await import('./sim.js');
-    sim = await startSimulation({ config, secrets: center.secrets, port: ports.mqtt!, log: log.child({ mod: 'sim' }), ratePerMinute: opts.simulate.rate });
+    if (panelLog) {
+      panel = await (await import('./panel/sim-panel.js')).openPanel({ config, dataDir, ports: { http: hub.http.port!, mqtt: ports.mqtt! }, logFile: panelLog.file, speak: opts.simulate.speak, onQuit: () => void shutdown('q pressed', 0).then(quit) });
+      panelLog.to(panel);
+    }
+    sim = await startSimulation({ config, secrets: center.secrets, port: ports.mqtt!, log: log.child({ mod: 'sim' }), ratePerMinute: opts.simulate.rate, ...(panel ? { watch: panel } : {}) });
     if (opts.simulate.duration) setTimeout(() => process.kill(process.pid, 'SIGTERM'), opts.simulate.duration * 1000).unref();
   }
 
@@ -179,6 +218,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   });
   testOnlyLoopBlocker(log);
   return new Promise<number>((res) => {
+    quit = res;
     const on = (sig: string) => () => void shutdown(sig, 0).then(res);
     process.once('SIGTERM', on('SIGTERM'));
     process.once('SIGINT', on('SIGINT'));

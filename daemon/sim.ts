@@ -20,6 +20,14 @@ export interface SimOptions {
   ratePerMinute: number;
   /** Mean service time at a window, seconds. */
   serviceSeconds?: number;
+  /** Told what the simulated boards show, speakers say and dispensers print (the live panel, daemon/panel). */
+  watch?: SimWatch;
+}
+
+export interface SimWatch {
+  board(id: string, shows: { rows: { t: string; w: number }[]; flash: { t: string; w: number } | null }): void;
+  said(id: string, text: string): void;
+  printed(id: string, t: string): void;
 }
 
 /** Connects one device the way docs/PROTOCOL.md tells firmware to. */
@@ -75,12 +83,18 @@ export async function startSimulation(o: SimOptions): Promise<{ stop(): Promise<
       case 'board':
         on('display', (m) => {
           const rows = (m.rows as { t: string; w: number }[]) ?? [];
-          const flash = m.flash as { t: string; w: number } | null;
+          const flash = (m.flash as { t: string; w: number } | null) ?? null;
+          o.watch?.board(d.id, { rows, flash });
           log.info(`board │ ${rows.map((r) => `${r.t} → ${r.w}`).join(' │ ') || '—'} │${flash ? ` flashing ${flash.t}` : ''}`);
         });
         break;
       case 'speaker':
-        on('announce', (m) => log.info(`speaker says: ${String((m.text as Record<string, string>).ar ?? (m.text as Record<string, string>).en)}`));
+        on('announce', (m) => {
+          const text = m.text as Record<string, string> | undefined;
+          const words = String(text?.ar ?? text?.en ?? '');
+          o.watch?.said(d.id, [text?.ar, text?.en].filter(Boolean).join(' / '));
+          log.info(`speaker says: ${words}`);
+        });
         break;
       default:
         break;
@@ -113,6 +127,7 @@ function simulateDispenser(o: SimOptions, d: DeviceConfig, c: MqttClient, log: L
   };
   on('ticket', (m) => {
     const t = m.ticket as { t: string; ahead: number; waitMin: number; name: { ar: string } };
+    o.watch?.printed(d.id, t.t);
     log.info(`prints ticket ${t.t} (${t.name.ar}): ${t.ahead} ahead, about ${t.waitMin} min`);
   });
   timers.push(setTimeout(press, 500 + Math.random() * 2000));

@@ -127,7 +127,7 @@ export class Announcer implements HubModule {
   private readonly unsubscribe: (() => void)[] = [];
   private pack?: VoicePack;
   private languages: Lang[];
-  private readonly stats = { announced: 0, sent: 0, played: 0, timedOut: 0, missingClips: 0, localFailures: 0, unheard: 0 };
+  private readonly stats = { announced: 0, sent: 0, played: 0, timedOut: 0, missingClips: 0, localPlayed: 0, localFailures: 0, unheard: 0 };
   private stopped = false;
   private aplayMissing = false;
 
@@ -347,7 +347,7 @@ export class Announcer implements HubModule {
           this.stats.localFailures++;
           const enoent = (err as NodeJS.ErrnoException).code === 'ENOENT';
           this.log.warn({ id, device, err: enoent ? APLAY_MISSING : (stderr || err.message).trim().split('\n')[0] }, 'local audio output failed');
-        }
+        } else this.stats.localPlayed++;
         done();
       });
       // aplay that fails at once closes its input: the exit callback reports it.
