@@ -101,7 +101,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   // The live panel owns the terminal: the log goes to a file, its warnings to the panel's last lines.
   let panelLog: PanelLog | undefined;
   if (opts.simulate?.panel) {
-    panelLog = (await import('./panel/sim-panel.js')).panelLogTo(join(dataDir, 'sim.log'));
+    panelLog = (await import('./panel/sim-panel.js')).panelLogTo(join(dataDir, 'sim.log'), config.center.timezone);
     log = createLogger({ modules: config.hub.logLevels, destination: panelLog.destination });
   }
   for (const w of center.warnings) log.warn({ mod: 'config', file: w.file, line: w.line, path: w.path }, formatProblem(w));

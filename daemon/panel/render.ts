@@ -178,7 +178,8 @@ export function renderPanel(s: PanelState, columns: number, rows: number): strin
     const n = give[i]!;
     // The log keeps its newest lines; the others their first.
     const shown = x === sections.at(-1) ? x.lines.slice(-Math.max(n, 0) || x.lines.length) : x.lines.slice(0, n);
-    if (n < x.lines.length && n > 0 && x !== sections.at(-1)) shown[n - 1] = fit(`… ${x.lines.length - n + 1} more`, W);
+    // A cut list says how much it left out, in its last line shown (a section shown in one line keeps that line: its summary).
+    if (n < x.lines.length && n > 1 && x !== sections.at(-1)) shown[n - 1] = fit(`… ${x.lines.length - n + 1} more`, W);
     out.push(...(n > 0 ? shown : []));
   });
   return out.slice(0, Math.max(rows, 1));

@@ -24,19 +24,20 @@ export interface PanelLog {
 const LEVEL: Record<number, string> = { 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
 /** One log record as a line a person reads: time, level, module/device, message. */
-export function readable(json: string): string | undefined {
+export function readable(json: string, timeZone?: string): string | undefined {
   try {
     const r = JSON.parse(json) as { level: number; time?: string; mod?: string; device?: string; msg?: string; err?: unknown };
     const err = typeof r.err === 'string' ? r.err : (r.err as { message?: string } | undefined)?.message;
-    const time = typeof r.time === 'string' ? r.time.slice(11, 19) : '';
+    const ms = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
+    const time = Number.isNaN(ms) ? '' : new Date(ms).toLocaleTimeString('en-GB', { hour12: false, ...(timeZone ? { timeZone } : {}) });
     return `${time} ${LEVEL[r.level] ?? r.level} ${[r.mod, r.device].filter(Boolean).join('/')}: ${r.msg ?? ''}${err ? ` (${err})` : ''}`;
   } catch {
     return undefined;
   }
 }
 
-/** The whole log as JSON lines in `file`; warnings and worse also to the panel. */
-export function panelLogTo(file: string): PanelLog {
+/** The whole log as JSON lines in `file`; warnings and worse also to the panel (their times in the center's zone). */
+export function panelLogTo(file: string, timeZone?: string): PanelLog {
   mkdirSync(dirname(file), { recursive: true });
   const fileOut = pino.destination({ dest: file, append: true, sync: true });
   const early: string[] = [];
@@ -44,7 +45,7 @@ export function panelLogTo(file: string): PanelLog {
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const l of chunk.toString('utf8').split('\n')) {
-        const line = l.trim() && readable(l);
+        const line = l.trim() && readable(l, timeZone);
         if (!line) continue;
         if (panel) panel.logLine(line);
         else early.push(line);
