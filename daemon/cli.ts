@@ -77,8 +77,34 @@ async function printTest(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `qhub CMD --help` for the commands whose help is here (the others answer it themselves). */
+const HELP: Record<string, string> = {
+  'check-config': `usage: qhub check-config [FILE]
+  Checks a center's config file (default: $QHUB_CONFIG, else the bundled example center) and its secrets file:
+  every problem as FILE:LINE: key.path: what is wrong, what to do. Exit 0 when the hub would start with it, 1 when not.`,
+  start: `usage: qhub start [--config FILE] [--data DIR] [--pretty | --json]
+  Runs the hub in the foreground (systemd runs it so: systemd/qhub.service). SIGTERM or Ctrl-C stops it (nothing is lost),
+  SIGHUP reloads the config. --pretty: readable log lines (the default on a terminal); --json: JSON lines (the journal).`,
+  sim: `usage: qhub sim [--config FILE] [--data DIR] [--rate N] [--duration S] [--speak [--audio-device D]] [--voice DIR] [--log | --panel]
+  The hub with every MQTT device of the center simulated as a real client: dispensers issue tickets (N citizens a minute
+  each, default 4), keypads call and finish, boards and speakers show and say what they are sent. Its store is ./data-sim
+  unless --data says otherwise, never the center's.
+  On a terminal: a live panel of the hall (boards, speakers, queues, windows, devices, the last warnings; q quits), the log
+  in <data>/sim.log. --log (or --json): log lines instead. --panel: the panel even when stdout is not a terminal.
+  --speak: every call also through this machine's audio out (aplay -D D, default "default"; "null" plays to nowhere);
+  --voice DIR: the clip pack to speak from (default: voice.pack of the config, under the data directory; make one with
+  qhub voice pack --data DIR). --duration S: stop after S seconds.`,
+  'print-test': `usage: qhub print-test [--config FILE] [--out DIR] [--width 576|384]
+  A sample ticket of the center (its name, its first service) as DIR/ticket.png (dot for dot) and DIR/ticket.bin (the
+  printer's exact ESC/POS bytes). --width: 576 dots for 80 mm paper (default), 384 for 58 mm.`,
+};
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd && HELP[cmd] && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(HELP[cmd]);
+    return 0;
+  }
   switch (cmd) {
     case 'check-config':
       return checkConfig(rest);

@@ -10,7 +10,7 @@ import { ModuleStartError } from './spine/module.js';
 import { removePidFile, writePidFile } from './backup/pidfile.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import { statusLine } from './systemd/status.js';
-import type { PanelLog } from './panel/sim-panel.js';
+import type { PanelLog } from './sim-panel.js';
 import type { TerminalPanel } from './panel/terminal.js';
 
 export interface DaemonOptions {
@@ -101,7 +101,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   // The live panel owns the terminal: the log goes to a file, its warnings to the panel's last lines.
   let panelLog: PanelLog | undefined;
   if (opts.simulate?.panel) {
-    panelLog = (await import('./panel/sim-panel.js')).panelLogTo(join(dataDir, 'sim.log'), config.center.timezone);
+    panelLog = (await import('./sim-panel.js')).panelLogTo(join(dataDir, 'sim.log'), config.center.timezone);
     log = createLogger({ modules: config.hub.logLevels, destination: panelLog.destination });
   }
   for (const w of center.warnings) log.warn({ mod: 'config', file: w.file, line: w.line, path: w.path }, formatProblem(w));
@@ -201,7 +201,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   if (opts.simulate) {
     const { startSimulation } = await import('./sim.js');
     if (panelLog) {
-      panel = await (await import('./panel/sim-panel.js')).openPanel({ config, dataDir, ports: { http: hub.http.port!, mqtt: ports.mqtt! }, logFile: panelLog.file, speak: opts.simulate.speak, onQuit: () => void shutdown('q pressed', 0).then(quit) });
+      panel = await (await import('./sim-panel.js')).openPanel({ config, dataDir, ports: { http: hub.http.port!, mqtt: ports.mqtt! }, logFile: panelLog.file, speak: opts.simulate.speak, onQuit: () => void shutdown('q pressed', 0).then(quit) });
       panelLog.to(panel);
     }
     sim = await startSimulation({ config, secrets: center.secrets, port: ports.mqtt!, log: log.child({ mod: 'sim' }), ratePerMinute: opts.simulate.rate, ...(panel ? { watch: panel } : {}) });

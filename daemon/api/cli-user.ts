@@ -52,6 +52,10 @@ function save(file: string, text: string): void {
 }
 
 export async function userCommand(args: string[], configPath: (given?: string) => string): Promise<number> {
+  if (args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
   const [verb, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,

@@ -38,6 +38,10 @@ function load(configFile: string): CenterConfig | undefined {
 }
 
 export async function voiceCommand(args: string[], configFile: (given?: string) => string): Promise<number> {
+  if (args.includes('--help') || args.includes('-h') || args[0] === 'help') {
+    console.log(VOICE_USAGE);
+    return 0;
+  }
   const [sub, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,

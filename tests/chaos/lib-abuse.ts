@@ -300,6 +300,8 @@ export interface AbuseOptions {
   logBytesPerS: number;
   /** The memory budget: MiB over the quiet RSS. */
   rssHeadroomMiB: number;
+  /** The full run's second round of the same abuse may raise the RSS peak by at most this (MiB): bounded, not leaking. */
+  rssSecondRoundMiB: number;
   /** Runs at the end, on the hub that went through everything (e.g. a fresh device logs in). */
   finally?: (w: WatchedHub) => Promise<string[]>;
 }
@@ -342,8 +344,17 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
     const cpu0 = cpuSeconds(w.hub.proc.pid!);
     const results: AbuserResult[] = [];
     const perPhase: string[] = [];
-    for (const ph of o.phases) {
+    // Bounded, not merely big enough: the full run goes through every abuser twice, and the second round
+    // must not raise the peak again (a leak grows with each round; caches and allocator arenas fill once).
+    const rounds = ctx.short ? 1 : 2;
+    const rssAfterRound: number[] = [];
+    const phases = Array.from({ length: rounds }, () => o.phases).flat();
+    for (const [i, ph] of phases.entries()) {
       if (ctx.signal.aborted) break;
+      if (i > 0 && i % o.phases.length === 0) {
+        rssAfterRound.push(w.rssMaxMiB());
+        ctx.progress(`round ${rssAfterRound.length} done: RSS peak ${rssAfterRound.at(-1)!.toFixed(1)} MiB; round ${rssAfterRound.length + 1}`);
+      }
       ctx.progress(`${ph.mode} for ${phaseS} s`);
       const ab = new Abuser({ mode: ph.mode, port: ph.mode.startsWith('http') ? w.hub.httpPort : w.hub.mqttPort, seconds: phaseS, rate: 10_000, ...ph.args }).start();
       running.push(ab);
@@ -371,7 +382,8 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
       }
     }
     await probe.stop();
-    if (results.length < o.phases.length && w.alive()) problems.push(`the time budget ran out after ${results.length} of ${o.phases.length} abusers (${ctx.signal.reason})`);
+    if (results.length === phases.length) rssAfterRound.push(w.rssMaxMiB());
+    if (results.length < phases.length && w.alive()) problems.push(`the time budget ran out after ${results.length} of ${phases.length} abusers (${ctx.signal.reason})`);
     const abuseS = (performance.now() - t0) / 1000;
     const hubCpu = (cpuSeconds(w.hub.proc.pid!) - cpu0) / abuseS;
     const logBytes = w.logBytes() - bytes0;
@@ -394,6 +406,7 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
       phaseP50P99ms: perPhase.join(' '),
       rssQuietMiB: round(rssQuiet, 1),
       rssMaxMiB: round(rssMax, 1),
+      rssPeakByRoundMiB: rssAfterRound.map((x) => round(x, 1)).join(' '),
       logBytes,
       logBytesPerS: round(logBytes / abuseS, 0),
       quietLogBytesPerS: round(quietLogPerS, 0),
@@ -409,6 +422,8 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
       ctx.progress(`abusers: ${JSON.stringify(results)}`);
     }
     if (!w.alive()) problems.push(`the daemon is not running after the abuse (exit ${w.hub.proc.exitCode ?? w.hub.proc.signalCode})`);
+    if (rssAfterRound.length >= 2 && rssAfterRound[1]! - rssAfterRound[0]! > o.rssSecondRoundMiB)
+      problems.push(`RSS peak rose again in the second round of the same abuse: ${rssAfterRound[0]!.toFixed(1)} → ${rssAfterRound[1]!.toFixed(1)} MiB (allowed +${o.rssSecondRoundMiB}): memory that grows with each round is a leak`);
     if (rssMax > rssQuiet + o.rssHeadroomMiB) problems.push(`RSS rose to ${rssMax.toFixed(1)} MiB, over the quiet ${rssQuiet.toFixed(1)} MiB + ${o.rssHeadroomMiB} MiB`);
     if (logBytes / abuseS - quietLogPerS > o.logBytesPerS)
       problems.push(`the daemon wrote ${logBytes} bytes of log in ${abuseS.toFixed(1)} s of abuse, ${Math.round(logBytes / abuseS - quietLogPerS)} B/s more than the quiet hall's ${Math.round(quietLogPerS)} B/s (budget ${o.logBytesPerS} B/s)`);

@@ -7,11 +7,11 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { CenterConfig } from '../../config/schema.js';
-import { socketPath } from '../api/socket.js';
-import { ask } from '../ctl.js';
-import { webHalls } from '../first-contact.js';
-import { TerminalPanel } from './terminal.js';
+import type { CenterConfig } from '../config/schema.js';
+import { socketPath } from './api/socket.js';
+import { ask } from './ctl.js';
+import { webHalls } from './first-contact.js';
+import { TerminalPanel } from './panel/terminal.js';
 
 export interface PanelLog {
   file: string;
