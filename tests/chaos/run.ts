@@ -17,14 +17,35 @@ import { SCENARIOS } from './scenarios/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    short: { type: 'boolean' },
-    only: { type: 'string' },
-    verbose: { type: 'boolean' },
-    out: { type: 'string' },
-  },
-});
+const USAGE = `usage: node dist/tests/chaos/run.js [--short] [--only NAME,NAME] [--verbose] [--out FILE]   (as root)
+  Fault injection on the real daemon, loopback only; one line per scenario with its figures and passed/FAILED.
+  --short: the CI version (fewer rounds, smaller budgets); --only: these scenarios; --verbose: their progress;
+  --out: the JSON results (default chaos/latest.json, chaos/latest-short.json with --short). Exit 0 when all passed.
+  scenarios: ${SCENARIOS.map((s) => s.name).join(', ')} (docs/RELIABILITY.md)`;
+
+let parsed: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    options: {
+      short: { type: 'boolean' },
+      only: { type: 'string' },
+      verbose: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+try {
+  parsed = parse();
+} catch (e) {
+  console.error(`${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const args = parsed.values;
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const short = !!args.short;
 const only = args.only ? new Set(args.only.split(',')) : null;
 if (only) {
