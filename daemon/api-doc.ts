@@ -224,9 +224,14 @@ its clock set to 2026-11-24 08:05 Cairo time and no device connected.
   (at most one per 300 ms; \`devices\`, \`alerts\`, \`people\` too) after which a page
   reads what it shows again, \`alerts\` with the open alerts (first on every
   connection, then on every change), and \`ping\` every 15 s. It ends with the session.
-- Logins are throttled: per address a burst of 10 then one a second, per user a
-  burst of 5 then one every 5 seconds (HTTP 429 with \`Retry-After\`). Device ids
-  and secrets never log in.
+- Logins are throttled (HTTP 429 with \`Retry-After\`): per address a burst of 10
+  then one a second; per user and address a burst of 5 then one every 5 seconds;
+  and per user, over every address the person has not logged in from in the last
+  30 days, a shared burst of 5 then one every 5 seconds. So someone guessing a
+  password from another PC (or many) is held to 12 guesses a minute, while the
+  person still logs in from the desk they used before; from a new address they
+  wait with the guesser. The known addresses are kept in memory (a restart
+  forgets them). Device ids and secrets never log in.
 - **The local socket** (\`<data dir>/qhub.sock\`, or \`hub.socket\`; mode 0660: root
   and the service's group) serves the same actions to the technician's command
   line, one JSON object a line: \`{"id": 1, "action": "windows.next", "input":

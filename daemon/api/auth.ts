@@ -63,6 +63,8 @@ export type LoginResult =
 /** Sessions idle this long end. */
 export const SESSION_IDLE_MS = 12 * 3600_000;
 const MAX_SESSIONS = 2000;
+/** An address a person logged in from counts as theirs this long (in memory: a restart forgets it). */
+const KNOWN_PLACE_MS = 30 * 24 * 3600_000;
 
 const tokenKey = (token: string) => createHash('sha256').update(token).digest('base64');
 
@@ -70,7 +72,10 @@ export class Auth {
   private users: Map<string, UserRecord>;
   private readonly sessions = new Map<string, Session>();
   private readonly perUser = new Map<string, Bucket>();
+  private readonly perUserAddress = new Map<string, Bucket>();
   private readonly perAddress = new Map<string, Bucket>();
+  /** Where each person logged in from before (`name\naddress` → when, monotonic ms): their own desk is not locked out by someone guessing elsewhere. */
+  private readonly knownPlaces = new Map<string, number>();
   private readonly noisy = new Throttle(60_000);
   /** Failed logins since start (for /health). */
   failures = 0;
@@ -100,10 +105,17 @@ export class Auth {
   }
 
   async login(name: string, password: string, address: string): Promise<LoginResult> {
-    // Per address: a burst of 10, then one a second; per user: 5, then one every 5 s.
+    // Per address: a burst of 10, then one a second; per user from one address: 5, then one every 5 s; per user
+    // from every address this user never logged in from: the same 5 and one every 5 s, shared. Someone guessing a
+    // name's password from elsewhere (another PC, many addresses) spends the shared allowance, not the allowance of
+    // the address the person logged in from within the last 30 days: their own desk still gets in (docs/API.md).
+    const place = `${name}\n${address}`;
+    const seen = this.knownPlaces.get(place);
+    const known = seen !== undefined && this.now() - seen < KNOWN_PLACE_MS;
     const a = this.bucket(this.perAddress, address, 1, 10);
-    const u = this.bucket(this.perUser, name, 0.2, 5);
-    if (!a.take() || !u.take()) {
+    const ua = this.bucket(this.perUserAddress, place, 0.2, 5);
+    const u = known ? undefined : this.bucket(this.perUser, name, 0.2, 5);
+    if (!a.take() || !ua.take() || (u && !u.take())) {
       this.failures++;
       const key = `rate/${address}/${name}`;
       const p = this.noisy.pass(key);
@@ -135,6 +147,9 @@ export class Auth {
       if (oldest) this.sessions.delete(oldest);
     }
     this.sessions.set(tokenKey(token), { principal, csrf, lastUsed: this.now(), hash: user.password });
+    if (this.knownPlaces.size >= 10_000) this.knownPlaces.delete(this.knownPlaces.keys().next().value!);
+    this.knownPlaces.delete(place);
+    this.knownPlaces.set(place, this.now());
     this.o.log.info({ user: user.name, role: user.role, addr: address }, 'logged in');
     return { ok: true, principal, token, csrf };
   }

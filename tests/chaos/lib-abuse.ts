@@ -284,6 +284,8 @@ export interface Phase {
   mode: string;
   /** Extra abuser options (rate, user, conns). */
   args?: Record<string, unknown>;
+  /** Runs before the abuser starts (e.g. the real user logs in once from her desk). */
+  before?: (w: WatchedHub) => Promise<void>;
   /** Runs beside the abuser (e.g. the real user trying to log in); its figures and problems are kept. */
   beside?: (w: WatchedHub) => Promise<{ figures?: Record<string, Figure>; problems?: string[] }>;
   /** Runs right after the abuser stopped. */
@@ -356,6 +358,7 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
         ctx.progress(`round ${rssAfterRound.length} done: RSS peak ${rssAfterRound.at(-1)!.toFixed(1)} MiB; round ${rssAfterRound.length + 1}`);
       }
       ctx.progress(`${ph.mode} for ${phaseS} s`);
+      await ph.before?.(w);
       const ab = new Abuser({ mode: ph.mode, port: ph.mode.startsWith('http') ? w.hub.httpPort : w.hub.mqttPort, seconds: phaseS, rate: 10_000, ...ph.args }).start();
       running.push(ab);
       const i0 = probe.samples.length;

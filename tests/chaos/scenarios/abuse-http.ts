@@ -54,11 +54,18 @@ export const abuseHttp: Scenario = {
         {
           mode: 'http-login',
           args: { user: USER },
-          // The real user, from another address, while the loop runs: refused (the user's bucket is empty) or let in.
+          // The real user logged in from her desk (127.0.0.2) before; the loop comes from another address (127.0.0.1).
+          async before(w) {
+            await login(w);
+          },
+          // While the loop runs she logs in again from her desk: the guesser spent the name's shared allowance, not hers.
           async beside(w) {
             await sleep(1500);
             const during = await login(w);
-            return { figures: { realLoginDuringAttack: during.status } };
+            return {
+              figures: { realLoginDuringAttack: during.status },
+              problems: during.status === 200 ? [] : [`the real user was refused at her own desk during the password loop (${during.status}): the guesser locked her out`],
+            };
           },
           async after(w, ab, seconds) {
             const problems: string[] = [];
