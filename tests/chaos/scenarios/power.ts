@@ -137,6 +137,9 @@ export const power: Scenario = {
       }
       stopLoad.abort();
       await load.done();
+      // Off the bus before the torn copies: the same ids logging in again elsewhere would take over each other's sessions
+      // (MQTT client-id takeover) and a press could wait for ever for a reply sent to the other one.
+      await Promise.all(devices.map((d) => d.close()));
       if ((await settle(hub, [receiver.taken])) === undefined) problems.push('the webhook receiver did not get the whole log within 60 s of the last restart');
       await hub.stop();
       hub = undefined;
@@ -157,8 +160,7 @@ export const power: Scenario = {
         const t = (await startTimed(plain.config, tdir)).hub;
         const disp = new Device('disp-1', mqttPort);
         await disp.start();
-        const ac = new AbortController();
-        for (let k = 0; k < 20; k++) await disp.request('press', `torn${i}-${k}`, { service: 'intake' }, ac.signal);
+        for (let k = 0; k < 20; k++) await disp.request('press', `torn${i}-${k}`, { service: 'intake' }, AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)]));
         await disp.close();
         await t.kill();
         const wal = join(tdir, 'qhub.db-wal');
