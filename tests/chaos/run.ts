@@ -78,19 +78,32 @@ for (const s of SCENARIOS) {
   const timer = setTimeout(() => ac.abort(new Error(`budget of ${budget} ms ran out`)), budget);
   const t0 = Date.now();
   let result: ScenarioResult;
+  // A scenario that keeps waiting on something its signal does not end would hold the whole run: past its budget and a
+  // minute's grace it is counted failed and the run goes on (its hubs are killed when the run exits).
+  let hardStop: NodeJS.Timeout | undefined;
+  const overrun = new Promise<ScenarioResult>((resolve) => {
+    hardStop = setTimeout(
+      () => resolve({ passed: false, figures: {}, problems: [`did not end within its budget of ${budget} ms plus 60 s: something it waits for ignores the run's signal (kept its work directory)`] }),
+      budget + 60_000,
+    );
+  });
   try {
-    result = await s.run({
-      short,
-      workDir,
-      signal: ac.signal,
-      progress: (line) => {
-        if (args.verbose) console.error(`  [${s.name}] ${line}`);
-      },
-    });
+    result = await Promise.race([
+      s.run({
+        short,
+        workDir,
+        signal: ac.signal,
+        progress: (line) => {
+          if (args.verbose) console.error(`  [${s.name}] ${line}`);
+        },
+      }),
+      overrun,
+    ]);
   } catch (err) {
     result = { passed: false, figures: {}, problems: [`the scenario itself failed: ${(err as Error).stack ?? String(err)}`] };
   } finally {
     clearTimeout(timer);
+    clearTimeout(hardStop);
   }
   const ms = Date.now() - t0;
   entries.push({ name: s.name, title: s.title, ms, ...result });
