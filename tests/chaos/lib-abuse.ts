@@ -25,10 +25,12 @@ export const SUPERVISOR_SECRET = 'chaos-supervisor-secret-1';
 const ABUSER_NICE = 0;
 const ABUSER = fileURLToPath(new URL('./abuser.js', import.meta.url));
 
+/** Sleeps `ms`, or less when `signal` aborts; leaves no listener on the signal (a run's signal outlives many sleeps). */
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((r) => {
-    const t = setTimeout(r, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+    const onAbort = () => (clearTimeout(t), r());
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), r()), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export function quantile(xs: number[], q: number): number | null {
