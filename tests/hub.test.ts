@@ -93,6 +93,9 @@ describe('running hub: citizen flow and device protocol', () => {
     const b = await disp.request('press', { id: 'boot7-1', service: 'complaints' }, 'ticket');
     expect((b.body.ticket as { t: string }).t).toBe((a.body.ticket as { t: string }).t);
     expect(b.body.duplicate).toBe(true);
+    // A dispenser retrying on a slow link: every retry answered, the journal told once (then counted, every 10 s).
+    for (let i = 0; i < 5; i++) expect((await disp.request('press', { id: 'boot7-1', service: 'complaints' }, 'ticket')).body.duplicate).toBe(true);
+    expect(hub.logs.filter((l) => l.device === 'disp-2' && String(l.msg).startsWith('repeated press'))).toHaveLength(1);
     const c = await disp.request('press', { id: 'boot7-2', service: 'complaints' }, 'ticket');
     expect((c.body.ticket as { t: string }).t).not.toBe((a.body.ticket as { t: string }).t);
 

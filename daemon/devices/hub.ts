@@ -439,7 +439,11 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
     if (!r.ok) return this.fail(d, re, r);
     if (!r.ticket) return this.error(d, re, 'unknown_ticket', 'the ticket of this press is no longer known');
     // Every ticket is in the event log; the journal gets the unusual (a repeated press), routine lines at debug.
-    if (r.duplicate) this.logOf(d).info({ re, ticket: r.ticket.number }, 'repeated press: same ticket sent again');
+    if (r.duplicate) {
+      // A dispenser retrying on a slow link repeats itself often: once per device every 10 s, with how many were held back.
+      const q = this.quiet.pass(`repeated-press/${d.id}`);
+      if (q.ok) this.logOf(d).info({ re, ticket: r.ticket.number, ...(q.held ? { more: q.held } : {}) }, q.held ? `repeated press: same ticket sent again (and ${q.held} more)` : 'repeated press: same ticket sent again');
+    }
     else this.logOf(d).debug({ re, ticket: r.ticket.number }, 'ticket issued');
     this.deliver(d, { leaf: 'ticket', body: { v: PROTOCOL_VERSION, re: re ?? p.data.id, duplicate: r.duplicate, ticket: ticketView(this.config, r.ticket) } });
   }
