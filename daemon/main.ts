@@ -1,6 +1,8 @@
 /** The daemon process: loads the config, runs the hub's modules, handles signals and fatal errors. */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parseDocument } from 'yaml';
 import { ConfigError, EXAMPLE_CONFIG, formatProblem, loadCenter, type LoadedCenter } from '../config/load.js';
 import { listenProblem, readyBanner, webHalls } from './first-contact.js';
@@ -217,12 +219,31 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     void shutdown('fatal error', 70).finally(() => process.exit(70));
   });
   testOnlyLoopBlocker(log);
+  testOnlyHeapProbe(log);
   return new Promise<number>((res) => {
     quit = res;
     const on = (sig: string) => () => void shutdown(sig, 0).then(res);
     process.once('SIGTERM', on('SIGTERM'));
     process.once('SIGINT', on('SIGINT'));
 
+  });
+}
+
+/**
+ * Tests only (NODE_ENV=test): QHUB_TEST_HEAP_ON=SIGUSR2 makes that signal run
+ * a full garbage collection and log the heap that survived it ("test: heap
+ * after a full collection", heapUsedMiB): what a chaos run compares between
+ * two rounds of the same abuse to tell a leak from a heap V8 merely grew.
+ */
+function testOnlyHeapProbe(log: Logger): void {
+  const sig = process.env.QHUB_TEST_HEAP_ON;
+  if (!sig || process.env.NODE_ENV !== 'test') return;
+  process.on(sig as NodeJS.Signals, () => {
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    const m = process.memoryUsage();
+    const mib = (x: number) => Math.round((x / 1048576) * 10) / 10;
+    log.info({ mod: 'daemon', heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers), rssMiB: mib(m.rss) }, 'test: heap after a full collection');
   });
 }
 

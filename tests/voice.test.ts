@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeFor, ZoneQueue } from '../daemon/voice/announcer.js';
 import { espeakArabic } from '../daemon/voice/espeak.js';
@@ -71,6 +72,25 @@ describe('one announcement queue per zone', () => {
     q.push(call(4, 'A006', 1, true));
     await expect.poll(() => said, { timeout: 2000 }).toEqual(['B001@3', 'A006@1', 'A006@1 recall']);
     expect(q.superseded).toBe(1);
+  });
+
+  it('calls overtaken in a burst are counted, and the journal gets one line for them, not one each', async () => {
+    const lines: { msg: string; more?: number }[] = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as { msg: string; more?: number }) });
+    const said: string[] = [];
+    const q = new ZoneQueue({
+      shortenAt: 99,
+      log,
+      speak: async (c) => {
+        said.push(c.t);
+        await new Promise((r) => setTimeout(r, 20));
+      },
+    });
+    q.push(call(1, 'B001', 3)); // speaking while window 1 calls twenty numbers in a row
+    for (let i = 1; i <= 20; i++) q.push(call(1 + i, `A${String(i).padStart(3, '0')}`, 1));
+    await expect.poll(() => said, { timeout: 5000 }).toEqual(['B001', 'A020']);
+    expect(q.superseded).toBe(19);
+    expect(lines.filter((l) => l.msg.includes('not spoken'))).toHaveLength(1);
   });
 
   it('a call that cannot be spoken does not silence the ones after it', async () => {

@@ -28,6 +28,7 @@ import { PROTOCOL_VERSION } from '../../contract/protocol.js';
 import { callOf, zonesOf, type Call } from '../../contract/calls.js';
 import type { HubContext } from '../spine/context.js';
 import type { HubModule, ModuleHealth } from '../spine/module.js';
+import { Throttle } from '../spine/throttle.js';
 import { describeProblems, VoicePack, type Rendered } from './pack.js';
 import { APLAY_MISSING, findProgram } from './programs.js';
 import { composeCall, type ClipRef } from '../../contract/voice.js';
@@ -61,6 +62,7 @@ export class ZoneQueue {
   spoken = 0;
   shortened = 0;
   superseded = 0;
+  private readonly quiet = new Throttle(10_000);
 
   constructor(private readonly o: { shortenAt: number; speak: (call: Call, short: boolean) => Promise<void>; log?: Logger }) {
     this.shortenAt = o.shortenAt;
@@ -87,7 +89,13 @@ export class ZoneQueue {
         const later = this.queue.find((c) => c.w === call.w && c.t !== call.t);
         if (later) {
           this.superseded++;
-          this.o.log?.info({ t: call.t, w: call.w, then: later.t }, `call of ${call.t} at window ${call.w} not spoken: the window called ${later.t} before its turn came`);
+          // Routine when clerks call faster than the zone speaks: once every 10 s a zone, with how many more.
+          const q = this.quiet.pass('superseded');
+          if (q.ok)
+            this.o.log?.info(
+              { t: call.t, w: call.w, then: later.t, ...(q.held ? { more: q.held } : {}) },
+              `call of ${call.t} at window ${call.w} not spoken: the window called ${later.t} before its turn came${q.held ? ` (and ${q.held} more calls like it in this zone)` : ''}`,
+            );
           continue;
         }
         const short = this.queue.length + 1 >= this.shortenAt;
