@@ -87,7 +87,7 @@ if [ "$BUILD" = 1 ]; then
   say "building in $SRC"
   ( cd "$SRC" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build )
 fi
-[ -f "$SRC/dist/daemon/cli.js" ] || { echo "install.sh: $SRC/dist is missing: run npm ci && npm run build in $SRC (or drop --no-build)" >&2; exit 1; }
+[ -f "$SRC/dist/daemon/cli.js" ] && [ -f "$SRC/dist/bundle/qhub.js" ] || { echo "install.sh: $SRC/dist is missing or incomplete (the unit starts dist/bundle/qhub.js): run npm ci && npm run build in $SRC (or drop --no-build)" >&2; exit 1; }
 
 # 4. /opt/qhub: the program, replaced as a whole (dist, config examples, fonts, docs, unit).
 OPT=$R/opt/qhub
@@ -99,7 +99,7 @@ for part in dist config assets docs systemd; do
   mv "$OPT/$part.new" "$OPT/$part"
 done
 install -m 0644 "$SRC/package.json" "$SRC/package-lock.json" "$SRC/README.md" "$OPT/"
-chmod 0755 "$OPT/dist/daemon/cli.js"
+chmod 0755 "$OPT/dist/daemon/cli.js" "$OPT/dist/bundle/qhub.js"
 say "program in $OPT"
 
 # 5. Production dependencies, only when the lock file changed since the last install.

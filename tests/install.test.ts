@@ -58,7 +58,7 @@ describe('systemd/install.sh into a temporary root', () => {
     expect(first.out).toContain('would run: systemctl enable qhub');
     expect(first.out).toMatch(/center\.yaml: OK — /);
 
-    for (const f of ['opt/qhub/dist/daemon/cli.js', 'opt/qhub/package.json', 'opt/qhub/config/center.example.yaml', 'opt/qhub/assets/fonts/NotoSansArabic-Regular.ttf', 'etc/systemd/system/qhub.service', 'etc/udev/rules.d/99-qhub-serial.rules', 'usr/local/bin/qhub'])
+    for (const f of ['opt/qhub/dist/daemon/cli.js', 'opt/qhub/dist/bundle/qhub.js', 'opt/qhub/package.json', 'opt/qhub/config/center.example.yaml', 'opt/qhub/assets/fonts/NotoSansArabic-Regular.ttf', 'etc/systemd/system/qhub.service', 'etc/udev/rules.d/99-qhub-serial.rules', 'usr/local/bin/qhub'])
       expect(statSync(join(root, f)).isFile(), f).toBe(true);
     expect(readFileSync(join(root, 'etc/systemd/system/qhub.service'), 'utf8')).toBe(readFileSync(join(ROOT_DIR, 'systemd/qhub.service'), 'utf8'));
     expect(statSync(join(root, 'usr/local/bin/qhub')).mode & 0o111).toBe(0o111);

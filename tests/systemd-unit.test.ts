@@ -88,5 +88,8 @@ describe('systemd/qhub.service', () => {
     // PrivateUsers would map dialout/audio to nobody; the JIT needs writable+executable memory.
     expect(keys('PrivateUsers')).toEqual([]);
     expect(keys('MemoryDenyWriteExecute')).toEqual([]);
+    // The bundle npm run build makes (daemon/bundle.mjs) runs the hub, and checks the config before it with the same code.
+    expect(keys('ExecStart')[0]).toMatch(/^\/usr\/bin\/node (--[a-z0-9-]+(=\S+)? )*\/opt\/qhub\/dist\/bundle\/qhub\.js start --json$/);
+    expect(keys('ExecStartPre')).toEqual(['/usr/bin/node /opt/qhub/dist/bundle/qhub.js check-config ${QHUB_CONFIG}']);
   });
 });

@@ -84,7 +84,8 @@ export class MetricsModule implements HubModule {
   }
 
   private async build(): Promise<Registry> {
-    const client = await import('prom-client');
+    // The default export (module.exports): also what a bundled chunk of this CommonJS package offers (daemon/bundle.mjs).
+    const { default: client } = await import('prom-client');
     const registry = new client.Registry();
     this.registry = registry;
     // The process, under the names every Prometheus exporter uses (prom-client's default set is not used:

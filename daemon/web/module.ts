@@ -104,8 +104,10 @@ export class WebModule implements HubModule, Transport {
   get bundleDir(): string {
     if (this.ctx.bundleDir) return this.ctx.bundleDir;
     // Compiled: dist/daemon/web/module.js → dist/web/. From the sources (tests run the TypeScript): daemon/web/module.ts → dist/web/.
-    const compiled = fileURLToPath(new URL('../../web/', import.meta.url));
-    return import.meta.url.endsWith('.ts') ? fileURLToPath(new URL('../../dist/web/', import.meta.url)) : compiled;
+    // Bundled (daemon/bundle.mjs): a file in dist/bundle/ → dist/web/.
+    const here = import.meta.url;
+    const up = here.endsWith('.ts') ? '../../dist/web/' : here.endsWith('/daemon/web/module.js') ? '../../web/' : '../web/';
+    return fileURLToPath(new URL(up, here));
   }
 
   start(): void {

@@ -26,12 +26,12 @@ import pino from 'pino';
 import { loadCenter } from '../../config/load.js';
 import { hashPassword } from '../../daemon/api/auth.js';
 import { Core } from '../../daemon/core/core.js';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS, DAEMON_SCRIPT } from './flags.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(ROOT, 'dist/daemon/cli.js');
+/** The script and node flags systemd/qhub.service starts (the bundle); BENCH_DAEMON_ENTRY=dist/daemon/cli.js runs tsc's output instead. */
+const CLI = join(ROOT, process.env.BENCH_DAEMON_ENTRY ?? DAEMON_SCRIPT);
 const RELAY = join(ROOT, 'dist/tests/bench/relay.js');
-/** The V8 flags systemd/qhub.service starts the daemon with (a young generation sized for a Pi). */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean' }, out: { type: 'string' }, windows: { type: 'string' }, layouts: { type: 'string' }, 'no-pi': { type: 'boolean' } },
@@ -224,7 +224,7 @@ async function startDaemon(c: Center, wrap: string[] = []): Promise<Daemon> {
   const t0 = performance.now();
   // `wrap`: a command the daemon runs under (taskset, a shell that enters a cgroup and execs it).
   const argv = [...wrap, process.execPath, ...cmd];
-  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' } });
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...DAEMON_ENV, ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' } });
   const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
     let buf = '';
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -757,7 +757,7 @@ for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'MISSED '} ${t.nam
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(
   OUT,
-  JSON.stringify({ at: new Date().toISOString(), quick: QUICK, node: process.version, daemonFlags: DAEMON_NODE_FLAGS, dayTickets: DAY_TICKETS, baselines: { relay, commit, floorMs: floor }, centers: results, forwardDrain: drain, targets }, null, 2) + '\n',
+  JSON.stringify({ at: new Date().toISOString(), quick: QUICK, node: process.version, daemonFlags: DAEMON_NODE_FLAGS, daemonScript: CLI.slice(ROOT.length), daemonEnv: DAEMON_ENV, dayTickets: DAY_TICKETS, baselines: { relay, commit, floorMs: floor }, centers: results, forwardDrain: drain, targets }, null, 2) + '\n',
 );
 console.log(`\nwritten: ${OUT}`);
 process.exit(0);

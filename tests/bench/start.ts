@@ -4,10 +4,12 @@
  * stime from /proc) at that moment, and its VmRSS 1.5 s later; then SIGTERM.
  * CPU to ready is less sensitive to a busy machine than the wall clock.
  *
- *   node dist/tests/bench/start.js [--runs 5] [--dist DIR]
+ *   node dist/tests/bench/start.js [--runs 5] [--dist DIR] [--entry FILE]
  *
  * --dist: another build's dist/ (e.g. an older commit built elsewhere) to
- * compare with, run in turns.
+ * compare with, run in turns. --entry: the script in it, as systemd starts
+ * it (bundle/qhub.js, daemon/bundle.mjs) unless told (daemon/cli.js: tsc's
+ * output, as the tests run it). BENCH_DAEMON_FLAGS adds node flags.
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,13 +17,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from './flags.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const { values: args } = parseArgs({ options: { runs: { type: 'string' }, dist: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { runs: { type: 'string' }, dist: { type: 'string' }, entry: { type: 'string' } } });
 const DIST = args.dist ?? join(ROOT, 'dist');
+const ENTRY = join(DIST, args.entry ?? 'bundle/qhub.js');
 const RUNS = Number(args.runs ?? 5);
-/** The V8 flags systemd/qhub.service starts the daemon with (as tests/bench/run.ts). */
-const NODE_FLAGS = ['--max-semi-space-size=1'];
+/** The flags systemd/qhub.service starts the daemon with (as tests/bench/run.ts), and BENCH_DAEMON_FLAGS. */
+const NODE_FLAGS = [...DAEMON_NODE_FLAGS, ...(process.env.BENCH_DAEMON_FLAGS?.split(' ').filter(Boolean) ?? [])];
 
 const dir = mkdtempSync(join(tmpdir(), 'qhub-start-'));
 const example = join(ROOT, 'config/center.example.yaml');
@@ -37,8 +41,8 @@ const out: { ms: number; cpuMs: number; rssMiB: number }[] = [];
 for (let i = 0; i < RUNS; i++) {
   rmSync(join(dir, 'data'), { recursive: true, force: true });
   const t0 = performance.now();
-  const p = spawn(process.execPath, [...NODE_FLAGS, join(DIST, 'daemon/cli.js'), 'start', '--config', join(dir, 'center.yaml'), '--data', join(dir, 'data'), '--json'], {
-    env: { ...process.env, QHUB_SUPERVISOR_SECRET: 'bench-supervisor-secret', INVOCATION_ID: '', NODE_ENV: 'bench' },
+  const p = spawn(process.execPath, [...NODE_FLAGS, ENTRY, 'start', '--config', join(dir, 'center.yaml'), '--data', join(dir, 'data'), '--json'], {
+    env: { ...DAEMON_ENV, ...process.env, QHUB_SUPERVISOR_SECRET: 'bench-supervisor-secret', INVOCATION_ID: '', NODE_ENV: 'bench' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let buf = '';
@@ -62,5 +66,5 @@ for (let i = 0; i < RUNS; i++) {
   });
 }
 const median = (k: keyof (typeof out)[number]) => [...out].map((x) => x[k]).sort((a, b) => a - b)[Math.floor(out.length / 2)];
-console.log(JSON.stringify({ dist: DIST, runs: out, median: { ms: median('ms'), cpuMs: median('cpuMs'), rssMiB: median('rssMiB') }, loadavg: readFileSync('/proc/loadavg', 'utf8').trim() }));
+console.log(JSON.stringify({ entry: ENTRY, flags: NODE_FLAGS, runs: out, median: { ms: median('ms'), cpuMs: median('cpuMs'), rssMiB: median('rssMiB') }, loadavg: readFileSync('/proc/loadavg', 'utf8').trim() }));
 rmSync(dir, { recursive: true, force: true });

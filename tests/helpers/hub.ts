@@ -57,9 +57,11 @@ export interface RunningHub {
   kill(): Promise<void>;
 }
 
-export async function startHub(config: string, dataDir: string, extraEnv: Record<string, string> = {}): Promise<RunningHub> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
-  const proc = spawn(process.execPath, [CLI, 'start', '--config', config, '--data', dataDir, '--json'], {
+/** `run`: another script (e.g. the bundle systemd starts, dist/bundle/qhub.js) and node flags; default tsc's dist/daemon/cli.js. */
+export async function startHub(config: string, dataDir: string, extraEnv: Record<string, string> = {}, run: { script?: string; nodeFlags?: string[] } = {}): Promise<RunningHub> {
+  const script = run.script ?? CLI;
+  if (!existsSync(script)) throw new Error(`${script} is missing: run "npm run build" first`);
+  const proc = spawn(process.execPath, [...(run.nodeFlags ?? []), script, 'start', '--config', config, '--data', dataDir, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Not under systemd, not production: the demo secrets of the example center are allowed (with a warning).
     env: { ...process.env, INVOCATION_ID: '', NODE_ENV: 'test', QHUB_LOG_LEVEL: 'debug', ...extraEnv },
