@@ -59,26 +59,25 @@ export class PtyPair {
    * so they are removed here.
    */
   async pull(): Promise<void> {
-    const p = this.proc;
-    if (!p) return;
-    this.proc = undefined;
-    await new Promise<void>((r) => {
-      p.once('exit', () => r());
-      p.kill('SIGKILL');
-    });
-    for (const l of [this.hub, this.device]) rmSync(l, { force: true });
+    if (await this.end('SIGKILL')) for (const l of [this.hub, this.device]) rmSync(l, { force: true });
   }
 
   /** Kills socat: the cable is pulled. Resolves once the links are gone. */
   async unplug(): Promise<void> {
+    if (!(await this.end('SIGTERM'))) return;
+    const t0 = Date.now();
+    while ((existsSync(this.hub) || existsSync(this.device)) && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Sends socat `signal` and waits for it to exit; false when none was running. */
+  private async end(signal: NodeJS.Signals): Promise<boolean> {
     const p = this.proc;
-    if (!p) return;
+    if (!p) return false;
     this.proc = undefined;
     await new Promise<void>((r) => {
       p.once('exit', () => r());
-      p.kill('SIGTERM');
+      p.kill(signal);
     });
-    const t0 = Date.now();
-    while ((existsSync(this.hub) || existsSync(this.device)) && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 20));
+    return true;
   }
 }
