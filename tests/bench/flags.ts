@@ -1,7 +1,7 @@
 /**
  * How systemd/qhub.service starts the daemon, read from the unit itself:
  * the node flags and the script of its ExecStart= line, and its
- * Environment= lines that tune node (UV_*, NODE_OPTIONS). The benches
+ * Environment= lines that tune node and malloc (UV_*, NODE_OPTIONS, MALLOC_*). The benches
  * start the daemon the same way, so they measure what a Pi runs.
  */
 import { readFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ const start = execStart();
 export const DAEMON_NODE_FLAGS: string[] = start.flags;
 /** The script the unit runs, relative to the checkout (dist/bundle/qhub.js). */
 export const DAEMON_SCRIPT: string = start.script;
-/** The unit's Environment= settings for node itself (not the hub's QHUB_* nor NODE_ENV). */
+/** The unit's Environment= settings for node and its C library (UV_*, NODE_OPTIONS, MALLOC_*; not the hub's QHUB_* nor NODE_ENV). */
 export const DAEMON_ENV: Record<string, string> = Object.fromEntries(
-  [...UNIT.matchAll(/^Environment=(UV_[A-Z_]+|NODE_OPTIONS)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
+  [...UNIT.matchAll(/^Environment=(UV_[A-Z_]+|NODE_OPTIONS|MALLOC_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
 );

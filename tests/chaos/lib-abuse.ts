@@ -5,6 +5,7 @@
  * (keypad NEXT → the board shows the call), abusers as child processes, and
  * small statistics.
  */
+import { DAEMON_ENV } from '../bench/flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -58,6 +59,15 @@ export function rssKiB(pid: number): number | null {
   }
 }
 
+/** Anonymous memory of a process now (MiB, /proc/PID/smaps_rollup): the heap, malloc's arenas, buffers; not the binary's pages. */
+export function anonMiB(pid: number): number | null {
+  try {
+    return Math.round(Number(/^Anonymous:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]) / 102.4) / 10;
+  } catch {
+    return null;
+  }
+}
+
 /** The daemon under test: output bytes counted, RSS sampled every 200 ms. */
 export interface WatchedHub {
   hub: RunningHub;
@@ -86,7 +96,8 @@ export async function watchedHub(edit?: (doc: ReturnType<typeof parseDocument>, 
   const dataDir = join(dir, 'data');
   let hub: RunningHub;
   try {
-    hub = await startHub(config, dataDir, { QHUB_LOG_LEVEL: 'info', QHUB_SUPERVISOR_SECRET: SUPERVISOR_SECRET, QHUB_TEST_HEAP_ON: 'SIGUSR2', ...env });
+    // The unit's own environment for node and malloc (MALLOC_ARENA_MAX): memory is judged as a Pi would run the hub.
+    hub = await startHub(config, dataDir, { ...DAEMON_ENV, QHUB_LOG_LEVEL: 'info', QHUB_SUPERVISOR_SECRET: SUPERVISOR_SECRET, QHUB_TEST_HEAP_ON: 'SIGUSR2', ...env });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
@@ -367,12 +378,15 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
     const rssAfterRound: number[] = [];
     // The heap that survives a full collection: before the abuse, and after each round (a leak raises it round after round).
     const heapAfterGc: (number | null)[] = [await w.heapAfterGcMiB()];
+    // And everything anonymous (V8's heap as mapped, malloc's arenas, native buffers), right after that collection.
+    const anonAfterGc: (number | null)[] = [anonMiB(w.hub.proc.pid!)];
     const phases = Array.from({ length: rounds }, () => o.phases).flat();
     for (const [i, ph] of phases.entries()) {
       if (ctx.signal.aborted) break;
       if (i > 0 && i % o.phases.length === 0) {
         rssAfterRound.push(w.rssMaxMiB());
         heapAfterGc.push(await w.heapAfterGcMiB());
+        anonAfterGc.push(anonMiB(w.hub.proc.pid!));
         ctx.progress(`round ${rssAfterRound.length} done: RSS peak ${rssAfterRound.at(-1)!.toFixed(1)} MiB, heap after a full collection ${heapAfterGc.at(-1)} MiB; round ${rssAfterRound.length + 1}`);
       }
       ctx.progress(`${ph.mode} for ${phaseS} s`);
@@ -405,7 +419,10 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
     await probe.stop();
     if (results.length === phases.length) {
       rssAfterRound.push(w.rssMaxMiB());
-      if (w.alive()) heapAfterGc.push(await w.heapAfterGcMiB());
+      if (w.alive()) {
+        heapAfterGc.push(await w.heapAfterGcMiB());
+        anonAfterGc.push(anonMiB(w.hub.proc.pid!));
+      }
     }
     if (results.length < phases.length && w.alive()) problems.push(`the time budget ran out after ${results.length} of ${phases.length} abusers (${ctx.signal.reason})`);
     const abuseS = (performance.now() - t0) / 1000;
@@ -432,6 +449,7 @@ export async function abuseRun(ctx: ScenarioContext, o: AbuseOptions): Promise<S
       rssMaxMiB: round(rssMax, 1),
       rssPeakByRoundMiB: rssAfterRound.map((x) => round(x, 1)).join(' '),
       heapAfterGcMiB: heapAfterGc.map((x) => (x === null ? '?' : String(x))).join(' → '),
+      anonymousAfterGcMiB: anonAfterGc.map((x) => (x === null ? '?' : String(x))).join(' → '),
       logBytes,
       logBytesPerS: round(logBytes / abuseS, 0),
       quietLogBytesPerS: round(quietLogPerS, 0),
