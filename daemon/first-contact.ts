@@ -28,8 +28,13 @@ export function listenProblem(e: NodeJS.ErrnoException & { port?: number; addres
 }
 
 /** The lines a person reads when the hub is ready on a terminal (`npm start`). */
+/** The host to type in a browser on this machine for a listen address (any address: localhost). */
+export function browserHost(listen: string): string {
+  return listen === '0.0.0.0' || listen === '::' ? 'localhost' : listen;
+}
+
 export function readyBanner(o: { http: number; mqtt: number; httpHost: string; configFile: string; dataDir: string; example: boolean; simulated: boolean; halls?: string[] }): string {
-  const host = o.httpHost === '0.0.0.0' || o.httpHost === '::' ? 'localhost' : o.httpHost;
+  const host = browserHost(o.httpHost);
   const lines = [
     `qhub is ready.`,
     `  health:      http://${host}:${o.http}/health`,

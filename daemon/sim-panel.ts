@@ -10,7 +10,8 @@ import pino from 'pino';
 import type { CenterConfig } from '../config/schema.js';
 import { socketPath } from './api/socket.js';
 import { ask } from './ctl.js';
-import { webHalls } from './first-contact.js';
+import { browserHost, webHalls } from './first-contact.js';
+import { clock } from './panel/render.js';
 import { TerminalPanel } from './panel/terminal.js';
 
 export interface PanelLog {
@@ -29,7 +30,7 @@ export function readable(json: string, timeZone?: string): string | undefined {
     const r = JSON.parse(json) as { level: number; time?: string; mod?: string; device?: string; msg?: string; err?: unknown };
     const err = typeof r.err === 'string' ? r.err : (r.err as { message?: string } | undefined)?.message;
     const ms = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
-    const time = Number.isNaN(ms) ? '' : new Date(ms).toLocaleTimeString('en-GB', { hour12: false, ...(timeZone ? { timeZone } : {}) });
+    const time = Number.isNaN(ms) ? '' : clock(ms, timeZone);
     return `${time} ${LEVEL[r.level] ?? r.level} ${[r.mod, r.device].filter(Boolean).join('/')}: ${r.msg ?? ''}${err ? ` (${err})` : ''}`;
   } catch {
     return undefined;
@@ -79,7 +80,7 @@ export interface OpenPanelOptions {
 /** Puts the panel on this terminal (stdout), reading the hub over its socket. */
 export async function openPanel(o: OpenPanelOptions): Promise<TerminalPanel> {
   const path = socketPath(o.dataDir, o.config);
-  const host = ['0.0.0.0', '::'].includes(o.config.hub.http.host) ? 'localhost' : o.config.hub.http.host;
+  const host = browserHost(o.config.hub.http.host);
   const halls = webHalls(o.config);
   const pack = resolve(o.dataDir, o.config.voice.pack);
   const clips = existsSync(pack) ? readdirSync(pack, { recursive: true }).filter((f) => String(f).endsWith('.wav')).length : 0;

@@ -77,7 +77,8 @@ export function fit(s: string, cols: number, pad = false): string {
   return pad && n < cols ? out + ' '.repeat(cols - n) : out;
 }
 
-const clock = (ms: number, timeZone?: string) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false, ...(timeZone ? { timeZone } : {}) });
+/** A time of day, HH:MM:SS, in `timeZone` (else this machine's). */
+export const clock = (ms: number, timeZone?: string) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false, ...(timeZone ? { timeZone } : {}) });
 
 /** The hub's ISO time as the center's wall clock, with the zone's name. */
 function localTime(iso: string, timeZone?: string): string {
