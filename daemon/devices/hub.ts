@@ -22,7 +22,7 @@ import { Throttle } from '../spine/throttle.js';
 import type { DeviceLink, InLeaf, LinkListener, OutLeaf, OutMessage, OutMessages } from '../../contract/devices.js';
 import type { z } from 'zod';
 import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, Status, type ProtocolErrorCode } from '../../contract/protocol.js';
-import { boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
+import { boardShape, boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
 import { Coalescer, realClock } from './coalesce.js';
 
 /**
@@ -31,6 +31,12 @@ import { Coalescer, realClock } from './coalesce.js';
  * at most 4 a second per device. A reply, a call or a flash is never held.
  */
 export const VIEW_INTERVAL_MS = 250;
+
+/**
+ * A fan-out to many devices gives the event loop a turn after this much work
+ * (ms), so requests that arrived meanwhile are decided and answered first.
+ */
+export const FANOUT_SLICE_MS = 1;
 
 /** Fields of a view that change often and that nobody acts on at once, by device kind (see `Coalescer`). */
 const VOLATILE: Partial<Record<DeviceConfig['kind'], readonly string[]>> = { keypad: ['waiting'], board: ['rows'] };
@@ -80,6 +86,8 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
     zone: new Map<string, DeviceConfig[]>(),
   };
   private zoneOf: Map<number, string>;
+  /** Per device: the key of the view it shares with devices that show the same (see shareKey). */
+  private readonly shareKeys = new Map<string, string>();
   private config: CenterConfig;
   private readonly core: HubContext['core'];
   private readonly log: Logger;
@@ -100,6 +108,11 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
   private indexDevices(): void {
     this.showing.window.clear();
     this.showing.zone.clear();
+    this.shareKeys.clear();
+    for (const d of this.devices) {
+      const k = this.shareKey(d);
+      if (k !== undefined) this.shareKeys.set(d.id, k);
+    }
     const add = <K>(m: Map<K, DeviceConfig[]>, k: K, d: DeviceConfig) => m.set(k, [...(m.get(k) ?? []), d]);
     for (const d of this.devices) {
       const w = d.bind.window;
@@ -469,7 +482,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
   // ------------------------------------------------------------ views
 
   /** Recomputes and sends the views of the devices the events touch, and only those. */
-  private committed(events: StoredEvent[]): void {
+  private committed(events: StoredEvent[]): void | Promise<void> {
     const devices = new Set<DeviceConfig>();
     const touchWindow = (w: number | undefined) => {
       if (w === undefined) return;
@@ -494,10 +507,41 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
       }
     }
     if (all) return this.refresh(false);
-    for (const d of devices) {
-      const v = this.view(d);
-      if (v) this.send(d, v, { force: false });
+    return this.sendViews([...devices]);
+  }
+
+  /**
+   * Sends the views of these devices that changed, a slice at a time: after
+   * FANOUT_SLICE_MS of work the loop gets a turn, and commands that arrived
+   * meanwhile are answered first (their own views follow in their turn).
+   * Devices that show the same thing share one view and its JSON.
+   */
+  private sendViews(devices: DeviceConfig[], from = 0): void | Promise<void> {
+    // Views made before a turn may be stale after it: each slice makes its own.
+    const shared = new Map<string, { v: ViewMsg; key: string } | undefined>();
+    const t0 = performance.now();
+    for (let i = from; i < devices.length; i++) {
+      // A promise only when the work is long: a short fan-out costs the bus no timer.
+      if (i > from && performance.now() - t0 > FANOUT_SLICE_MS) return this.ctx.bus.breathe().then(() => (this.running ? this.sendViews(devices, i) : undefined));
+      const d = devices[i]!;
+      // Removed by a reload during a turn: nothing to send it.
+      if (!this.links.has(d.id)) continue;
+      const id = this.shareKeys.get(d.id);
+      let s = id === undefined ? undefined : shared.get(id);
+      if (!s) {
+        const v = this.view(d);
+        s = v && { v, key: JSON.stringify(v.view) };
+        if (id !== undefined) shared.set(id, s);
+      }
+      if (s) this.send(d, s.v, { force: false }, s.key);
     }
+  }
+
+  /** Devices with the same key show the same view (boards of one zone and shape); none: its own. */
+  private shareKey(d: DeviceConfig): string | undefined {
+    if (d.kind === 'board') return `b\u0000${boardShape(this.config, d).key}`;
+    if ((d.kind === 'keypad' || d.kind === 'display') && d.bind.window !== undefined) return `${d.kind}\u0000${d.bind.window}`;
+    return undefined;
   }
 
   /**
@@ -548,8 +592,8 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
    * goes through the coalescer; anything else goes at once and carries the
    * newest of everything.
    */
-  private send(d: DeviceConfig, v: ViewMsg, o: { force: boolean; re?: string }): void {
-    const key = JSON.stringify(v.view);
+  private send(d: DeviceConfig, v: ViewMsg, o: { force: boolean; re?: string }, json?: string): void {
+    const key = json ?? JSON.stringify(v.view);
     const last = this.lastSent.get(d.id);
     if (!o.force && last?.key === key) {
       this.coalescer.drop(d.id); // back to what the device shows: nothing held is needed

@@ -49,10 +49,20 @@ function current(engine: Engine, window: number): Ticket | undefined {
   return id ? engine.state.tickets[id] : undefined;
 }
 
-/** Hall board of a zone (or of one window): recent calls and the one to flash. */
-export function boardView(config: CenterConfig, engine: Engine, recent: RecentCalls, device: DeviceConfig): BoardDisplay {
+/**
+ * What a board's view depends on besides the state: its zone, the one window
+ * it may be bound to, and how many rows it has. Boards of the same shape show
+ * the same view (the device hub makes it, and its JSON, once for all of them).
+ */
+export function boardShape(config: CenterConfig, device: DeviceConfig): { zone: string; window: number | undefined; rows: number; key: string } {
   const zone = device.bind.zone ?? config.windows.find((w) => w.number === device.bind.window)?.zone ?? 'hall';
   const rows = modelOf(device).rows ?? 4;
+  return { zone, window: device.bind.window, rows, key: `${zone}\u0000${device.bind.window ?? ''}\u0000${rows}` };
+}
+
+/** Hall board of a zone (or of one window): recent calls and the one to flash. */
+export function boardView(config: CenterConfig, engine: Engine, recent: RecentCalls, device: DeviceConfig): BoardDisplay {
+  const { zone, rows } = boardShape(config, device);
   const calls = recent.zone(zone).filter((c) => device.bind.window === undefined || c.w === device.bind.window);
   // Only calls of citizens still at their window are shown; the newest flashes.
   const live = calls.filter((c) => current(engine, c.w)?.number === c.t);

@@ -115,10 +115,21 @@ export class Bus<Events extends { [K in keyof Events]: unknown }> {
     }));
   }
 
-  private async drain(entry: Entry<unknown>): Promise<void> {
-    // One turn of the loop first: what the emitter started (a reply being written by the broker) goes out before views.
+  /**
+   * One turn of the event loop, then, while commands wait to be decided, up
+   * to two more: requests read from the sockets meanwhile are decided and
+   * answered before the caller goes on. Every delivery starts with it; a
+   * listener with a long piece of work (a fan-out to many devices) calls it
+   * between slices, so a reply never waits for views of earlier commands.
+   */
+  async breathe(): Promise<void> {
     await new Promise((r) => setImmediate(r));
     for (let yields = 0; yields < 2 && this.opts.yieldWhile?.(); yields++) await new Promise((r) => setImmediate(r));
+  }
+
+  private async drain(entry: Entry<unknown>): Promise<void> {
+    // What the emitter started (a reply being written by the broker) goes out before views.
+    await this.breathe();
     while (entry.queue.length && !entry.removed) {
       const payload = entry.queue.shift();
       try {
