@@ -164,6 +164,8 @@ export class CallProbe {
   readonly samples: number[] = [];
   readonly failures: string[] = [];
   private boardSeen: { t: string; w: number; at: number }[] = [];
+  /** How many of the oldest were dropped from boardSeen: positions in it are counted from the first ever seen. */
+  private boardDropped = 0;
   private waiters = new Set<() => void>();
   private running?: Promise<void>;
   private stopAsked = false;
@@ -184,7 +186,11 @@ export class CallProbe {
       try {
         const m = JSON.parse(payload.toString()) as { flash?: { t: string; w: number } | null };
         if (m.flash) this.boardSeen.push({ t: m.flash.t, w: m.flash.w, at });
-        if (this.boardSeen.length > 2000) this.boardSeen.splice(0, 1000);
+        if (this.boardSeen.length > 2000) {
+          // A long run (the full abuse goes past 2,000 calls): the oldest go, and positions stay counted from the start.
+          this.boardSeen.splice(0, 1000);
+          this.boardDropped += 1000;
+        }
       } catch {
         /* not JSON */
       }
@@ -201,14 +207,14 @@ export class CallProbe {
     const press = await disp.request('press', { service: 'intake' }, 'ticket', 10_000).catch((e: Error) => ({ leaf: 'timeout', body: { message: e.message } as Record<string, unknown> }));
     if (press.leaf !== 'ticket') return `press: ${press.leaf} ${JSON.stringify(press.body).slice(0, 120)}`;
     const id = `probe-${process.pid}-${++this.n}`;
-    const from = this.boardSeen.length;
+    const from = this.boardDropped + this.boardSeen.length;
     const t0 = performance.now();
     const reply = await kp.request('cmd', { id, cmd: 'next' }, 'screen', 10_000).catch((e: Error) => ({ leaf: 'timeout', body: { message: e.message } as Record<string, unknown> }));
     if (reply.leaf !== 'screen' || typeof reply.body.t !== 'string') return `next: ${reply.leaf} ${JSON.stringify(reply.body).slice(0, 120)}`;
     const t = reply.body.t;
     const seen = await new Promise<{ at: number } | undefined>((resolve) => {
       const check = () => {
-        const m = this.boardSeen.slice(Math.max(0, from - 5)).find((x) => x.t === t && x.w === this.o.window && x.at >= t0);
+        const m = this.boardSeen.slice(Math.max(0, from - this.boardDropped - 5)).find((x) => x.t === t && x.w === this.o.window && x.at >= t0);
         if (m) {
           this.waiters.delete(check);
           clearTimeout(timer);
