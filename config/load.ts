@@ -378,8 +378,16 @@ function resolveSecrets(
   text: string,
   env: NodeJS.ProcessEnv,
 ): { secrets: Map<string, string>; problems: Problem[] } {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
+  // The center file's lines are looked up only for a problem to report: most starts have none (a parse of
+  // the whole file, and a walk of it per device, saved).
+  let parsed: { doc: Document; lc: LineCounter } | undefined;
+  const lineAt = (path: readonly PropertyKey[]): number => {
+    if (!parsed) {
+      const lc = new LineCounter();
+      parsed = { doc: parseDocument(text, { lineCounter: lc }), lc };
+    }
+    return lineOf(parsed.doc, parsed.lc, path);
+  };
   const secrets = new Map<string, string>();
   const problems: Problem[] = [];
   const base = dirname(file);
@@ -389,7 +397,7 @@ function resolveSecrets(
   let sfile = '';
   if (config.secrets) {
     sfile = resolve(base, config.secrets);
-    const at = { file, line: lineOf(doc, lc, ['secrets']), path: 'secrets' };
+    const at = () => ({ file, line: lineAt(['secrets']), path: 'secrets' });
     let stext: string | undefined;
     try {
       stext = readFileSync(sfile, 'utf8');
@@ -403,7 +411,7 @@ function resolveSecrets(
             : code === 'EISDIR'
               ? `${sfile} is a directory: give the path of the secrets .yaml file`
               : `secrets file ${sfile} cannot be read (${(e as Error).message}): fix the path or the file`;
-      problems.push({ ...at, message, severity: 'error' });
+      problems.push({ ...at(), message, severity: 'error' });
     }
     if (stext !== undefined) {
       const slc = new LineCounter();
@@ -437,14 +445,14 @@ function resolveSecrets(
     secret: CenterConfig['devices'][number]['secret'],
     path: (string | number)[],
   ): void => {
-    const at = { file, line: lineOf(doc, lc, path), path: formatPath(path) };
+    const at = () => ({ file, line: lineAt(path), path: formatPath(path) });
     if (secret === undefined) {
       if (!fromFile) return; // no usable secrets file: already reported
       const entry = fromFile.get(owner);
       const v = entry?.value;
       if (typeof v === 'string' && v.length >= 8) secrets.set(owner, v);
       else if (!entry)
-        problems.push({ ...at, message: `no secret for "${owner}" in ${config.secrets}: add a line "${owner}: <secret of 8+ characters>" there`, severity: 'error' });
+        problems.push({ ...at(), message: `no secret for "${owner}" in ${config.secrets}: add a line "${owner}: <secret of 8+ characters>" there`, severity: 'error' });
       else
         problems.push({
           file: sfile,
@@ -467,7 +475,7 @@ function resolveSecrets(
     if ('env' in secret) {
       const v = env[secret.env];
       if (v && v.length >= 8) secrets.set(owner, v);
-      else problems.push({ ...at, message: `environment variable ${secret.env} is ${v ? 'shorter than 8 characters' : 'not set'}: "${owner}" cannot log in until it is set`, severity: 'warning' });
+      else problems.push({ ...at(), message: `environment variable ${secret.env} is ${v ? 'shorter than 8 characters' : 'not set'}: "${owner}" cannot log in until it is set`, severity: 'warning' });
       return;
     }
     const p = resolve(base, secret.file);
@@ -476,7 +484,7 @@ function resolveSecrets(
       if (v.length < 8) throw new Error('shorter than 8 characters');
       secrets.set(owner, v);
     } catch (e) {
-      problems.push({ ...at, message: `secret file ${p} cannot be used (${(e as Error).message}): "${owner}" cannot log in until it is fixed`, severity: 'warning' });
+      problems.push({ ...at(), message: `secret file ${p} cannot be used (${(e as Error).message}): "${owner}" cannot log in until it is fixed`, severity: 'warning' });
     }
   };
 
