@@ -29,6 +29,9 @@ import type { HubModule, ModuleHealth } from '../spine/module.js';
 
 const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
+/** Presence changes within this long are checked once (see checkSoon). */
+const CHECK_SOON_MS = 200;
+
 /** Whether the center is open at `at` (its weekday's hours, in its time zone). */
 export function isOpen(config: CenterConfig, at: number): boolean {
   const local = localTime(at, config.center.timezone);
@@ -105,11 +108,11 @@ export class AlertsModule implements HubModule {
         const list = (this.departures.get(device.id) ?? []).filter((t) => now - t < this.config.alerts.flapMinutes * 60_000);
         list.push(now);
         this.departures.set(device.id, list);
-        this.check();
+        this.checkSoon();
       }),
       this.ctx.bus.on('device.online', this.name, ({ device }) => {
         this.away.delete(device.id);
-        this.check();
+        this.checkSoon();
       }),
     );
     this.timer = setInterval(() => this.check(), 5_000);
@@ -117,7 +120,24 @@ export class AlertsModule implements HubModule {
     this.check();
   }
 
+  private soon?: NodeJS.Timeout;
+  /**
+   * One check for a burst of presence changes: 200 devices coming back after
+   * a Wi-Fi outage made 200 checks of 200 devices each (about a second of CPU
+   * on this machine, four on a Pi); what a check raises waits for minutes of
+   * absence anyway (`deviceOfflineSeconds`), so a fifth of a second changes nothing.
+   */
+  private checkSoon(): void {
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.check();
+    }, CHECK_SOON_MS);
+    this.soon.unref();
+  }
+
   stop(): void {
+    clearTimeout(this.soon);
     clearInterval(this.timer);
     for (const u of this.unsubscribe.splice(0)) u();
   }
