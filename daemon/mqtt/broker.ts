@@ -40,7 +40,20 @@ import { devTopic, HUB_ALERTS, HUB_STATUS, parseDevTopic, ROOT } from './topics.
  * matters more; the encoder then makes the two bytes when it needs them.
  */
 const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes'));
-(aedesRequire('mqtt-packet') as { writeToStream: { cacheNumbers: boolean } }).writeToStream.cacheNumbers = false;
+const mqttPacket = aedesRequire('mqtt-packet') as { writeToStream: ((packet: object, stream: NodeJS.WritableStream) => boolean) & { cacheNumbers: boolean } };
+mqttPacket.writeToStream.cacheNumbers = false;
+
+/** Whether an MQTT topic filter (+ and # wildcards) matches a topic. */
+export function filterMatches(filter: string, topic: string): boolean {
+  if (filter === topic) return true;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}
 
 export type Principal = { kind: 'device'; device: DeviceConfig } | { kind: 'user'; name: string; role: Role };
 
@@ -143,10 +156,11 @@ export class Broker implements HubModule, Transport {
       // again on every connect, which brings the retained latest, so QoS 1 would add a PUBACK and the
       // broker's in-flight bookkeeping per message and guard nothing (npm run bench: ~30% of a call's CPU at 50 windows).
       send: (m: OutMessage, o: { retain?: boolean; json?: string } = {}) =>
-        void this.publish(devTopic(device.id, m.leaf), m.leaf === 'announce' && m.body.path ? { ...m.body, url: this.urlFor(device.id, m.body.path) } : (o.json ?? m.body), {
+        void this.lastSend.set(device.id, this.publish(devTopic(device.id, m.leaf), m.leaf === 'announce' && m.body.path ? { ...m.body, url: this.urlFor(device.id, m.body.path) } : (o.json ?? m.body), {
           retain: !!o.retain,
           qos: o.retain ? 0 : 1,
-        }),
+          ...(o.retain ? { direct: device.id } : {}),
+        })),
     };
   }
 
@@ -181,7 +195,8 @@ export class Broker implements HubModule, Transport {
       authenticate: (c, u, p, cb) => this.authenticate(c as QClient, u, p, cb),
       authorizePublish: (c, p, cb) => this.authorizePublish(c as QClient | null, p, cb),
       authorizeSubscribe: (c, s, cb) => this.authorizeSubscribe(c as QClient, s, cb),
-      authorizeForward: (_c, p) => this.freshRetained(p),
+      // What went straight to a device (publish's `direct`) is not sent to it a second time.
+      authorizeForward: (c, p) => (c && this.sentDirect.get(p.payload as Buffer) === c ? null : this.freshRetained(p)),
     });
     this.aedes = aedes;
     aedes.on('client', (c: QClient) => {
@@ -468,7 +483,8 @@ export class Broker implements HubModule, Transport {
       this.log.error({ device: d.id, err: e }, 'request handler failed');
     }
     if (!pending) return drop();
-    pending.then(
+    // The reply (a ticket goes at QoS 1, through the broker) is on the wire before the PUBACK (docs/PROTOCOL.md).
+    pending.then(() => this.lastSend.get(d.id)).then(
       () => drop(),
       (e: unknown) => {
         this.log.error({ device: d.id, err: e }, 'request handler failed');
@@ -525,11 +541,31 @@ export class Broker implements HubModule, Transport {
 
   // ------------------------------------------------------------ publishing
 
-  publish(topic: string, payload: unknown, opts: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
+  /** Per device, the latest message sent to it, until the broker has written it (a request's PUBACK waits for it). */
+  private readonly lastSend = new Map<string, Promise<void>>();
+  /** Payloads written straight to a device's connection (see publish), until the broker has forwarded them to everyone else. */
+  private readonly sentDirect = new WeakMap<Buffer, QClient>();
+
+  /**
+   * Publishes through the broker (retained store, every subscriber). With
+   * `direct` (a device's id; QoS 0 only), the message is first written
+   * straight to that device's connection when it is subscribed to the topic:
+   * the broker would write it a loop turn later (Aedes delays every QoS 0
+   * delivery with setImmediate), after the PUBACK of the request it answers.
+   */
+  publish(topic: string, payload: unknown, opts: { retain?: boolean; qos?: 0 | 1; direct?: string } = {}): Promise<void> {
     const aedes = this.aedes;
     if (!aedes || aedes.closed) return Promise.resolve();
     const bytes = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
     if (opts.retain) this.noteRetained(topic, bytes);
+    if (opts.direct !== undefined && opts.qos === 0) {
+      const c = (aedes as unknown as { clients: Record<string, QClient | undefined> }).clients[opts.direct];
+      const subs = c?.connected ? (c as unknown as { subscriptions?: Record<string, unknown> }).subscriptions : undefined;
+      if (c && subs && Object.keys(subs).some((f) => filterMatches(f, topic))) {
+        mqttPacket.writeToStream({ cmd: 'publish', topic, payload: bytes, qos: 0, retain: false, dup: false }, c.conn);
+        this.sentDirect.set(bytes, c);
+      }
+    }
     return new Promise((resolve) => {
       aedes.publish(
         {
