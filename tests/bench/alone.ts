@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, DAEMON_SCRIPT } from './flags.js';
+import { daemonReady } from './ready.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const { values: args } = parseArgs({ options: { center: { type: 'string' }, calls: { type: 'string' }, role: { type: 'string' }, port: { type: 'string' }, busy: { type: 'boolean' } } });
@@ -80,19 +81,7 @@ if (args.role === 'others') {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...DAEMON_ENV, ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' },
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line.includes('"qhub ready"')) resolve((JSON.parse(line) as { mqtt: number }).mqtt);
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`daemon exited with ${code} before it was ready`)));
-  });
+  const port = (await daemonReady(proc)).mqtt;
 
   // Whatever happens to this process, the daemon goes with it.
   process.on('exit', () => proc.kill('SIGKILL'));

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
+import { daemonReady } from './ready.js';
 
 const { values } = parseArgs({ options: { scrapes: { type: 'string' }, tickets: { type: 'string' } } });
 const SCRAPES = Number(values.scrapes ?? 200);
@@ -52,19 +53,7 @@ writeFileSync(
 writeFileSync(join(dir, 'center.secrets.yaml'), ids.map((d) => `${d.id}: bench-secret-${d.id}`).join('\n') + '\n');
 
 const proc = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'center.yaml'), '--data', join(dir, 'data'), '--json'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' } });
-const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
-  let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line.includes('"qhub ready"')) resolve(JSON.parse(line) as { mqtt: number; http: number });
-    }
-  });
-  proc.on('exit', (code) => reject(new Error(`daemon exited with ${code}`)));
-});
+const ports = await daemonReady(proc);
 
 const clients: MqttClient[] = [];
 for (let i = 0; i < ids.length; i += 20)

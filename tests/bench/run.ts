@@ -27,6 +27,7 @@ import { loadCenter } from '../../config/load.js';
 import { hashPassword } from '../../daemon/api/auth.js';
 import { Core } from '../../daemon/core/core.js';
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, DAEMON_SCRIPT } from './flags.js';
+import { daemonReady } from './ready.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The script and node flags systemd/qhub.service starts (the bundle); BENCH_DAEMON_ENTRY=dist/daemon/cli.js runs tsc's output instead. */
@@ -225,19 +226,8 @@ async function startDaemon(c: Center, wrap: string[] = []): Promise<Daemon> {
   // `wrap`: a command the daemon runs under (taskset, a shell that enters a cgroup and execs it).
   const argv = [...wrap, process.execPath, ...cmd];
   const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...DAEMON_ENV, ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' } });
-  const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line.includes('"qhub ready"')) resolve(JSON.parse(line) as { mqtt: number; http: number });
-        else if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`daemon: ${line}\n`);
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`daemon exited with ${code} before it was ready`)));
+  const ports = await daemonReady(proc, (line) => {
+    if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`daemon: ${line}\n`);
   });
   const startMs = performance.now() - t0;
   return {
