@@ -9,7 +9,7 @@
 import { SerialPortMock } from 'serialport';
 
 const MockBinding = SerialPortMock.binding;
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PtyPair } from './helpers/pty.js';
 import {
   ModbusBus,
@@ -402,12 +402,34 @@ describe('LED-485 displays over a real pty pair', () => {
     expect(emu.shown(2)).toBe('119');
   });
 
+  it('(control) the emulator notices three requests that reach it in one read', async () => {
+    const before = emu.overlaps;
+    const from = emu.history.length;
+    // One write of three frames: the emulator gets them as one chunk (what a busy reader gets from back-to-back writes).
+    await line.write(Buffer.concat([4, 5, 6].map((v) => writeRegisterFrame(1, 0, v))));
+    await vi.waitFor(
+      () => {
+        expect(emu.history.slice(from).filter((e) => e.answeredAt !== undefined)).toHaveLength(3);
+        expect(emu.overlaps).toBe(before + 2);
+      },
+      { timeout: 10_000 },
+    );
+  });
+
   it('(control) the emulator does notice a master that does not wait', async () => {
     const before = emu.overlaps;
+    const from = emu.history.length;
     // Straight onto the line, past the bus: three requests back to back.
     await Promise.all([1, 2, 3].map((v) => line.write(writeRegisterFrame(1, 0, v))));
-    await sleep(100); // let the emulator answer (into an idle bus, which ignores it)
-    expect(emu.overlaps).toBeGreaterThan(before);
+    // Counted when the emulator reads the second request, whether the three came in one read or in several;
+    // the next test starts once its three answers went out (into an idle bus, which ignores them).
+    await vi.waitFor(
+      () => {
+        expect(emu.history.slice(from).filter((e) => e.answeredAt !== undefined)).toHaveLength(3);
+        expect(emu.overlaps).toBeGreaterThan(before);
+      },
+      { timeout: 10_000 },
+    );
   });
 
   it('a request the display did not hear is delivered by the retry', async () => {

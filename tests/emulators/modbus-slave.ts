@@ -199,7 +199,10 @@ export class LedBusEmulator {
   }
 
   private handle(frame: Buffer): void {
-    const cut = this.interrupted;
+    // Bytes that came in a separate read while an answer was pending are noted in onBytes; a request that came
+    // in the same read as the one still waiting for its answer (a busy reader gets back-to-back frames as one
+    // chunk) is the same collision on a real bus.
+    const cut = this.interrupted ?? (this.pendingAnswer && !this.pendingAnswer.overlapped ? { ev: this.pendingAnswer, frame: this.pendingFrame! } : undefined);
     this.interrupted = undefined;
     if (cut) {
       if (cut.frame.equals(frame)) this.repeats++;
