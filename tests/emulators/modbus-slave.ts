@@ -119,7 +119,7 @@ export class LedBusEmulator {
   constructor(
     path: string,
     specs: DisplaySpec[],
-    private readonly replyDelayMs = 15,
+    private replyDelayMs = 15,
   ) {
     for (const s of specs) {
       const width = s.width ?? 4;
@@ -145,6 +145,11 @@ export class LedBusEmulator {
   /** Stay silent for the next n requests addressed to one of our displays (they are also not applied). */
   drop(n: number): void {
     this.toDrop += n;
+  }
+
+  /** How long the displays take to answer from now on (ms): a slow display keeps its answer pending longer. */
+  replyDelay(ms: number): void {
+    this.replyDelayMs = ms;
   }
 
   /** Silent: every request is ignored (still recorded as 'dropped'), as if the display were unpowered. */
@@ -199,10 +204,7 @@ export class LedBusEmulator {
   }
 
   private handle(frame: Buffer): void {
-    // Bytes that came in a separate read while an answer was pending are noted in onBytes; a request that came
-    // in the same read as the one still waiting for its answer (a busy reader gets back-to-back frames as one
-    // chunk) is the same collision on a real bus.
-    const cut = this.interrupted ?? (this.pendingAnswer && !this.pendingAnswer.overlapped ? { ev: this.pendingAnswer, frame: this.pendingFrame! } : undefined);
+    const cut = this.interrupted;
     this.interrupted = undefined;
     if (cut) {
       if (cut.frame.equals(frame)) this.repeats++;
