@@ -54,10 +54,10 @@ function current(engine: Engine, window: number): Ticket | undefined {
  * it may be bound to, and how many rows it has. Boards of the same shape show
  * the same view (the device hub makes it, and its JSON, once for all of them).
  */
-export function boardShape(config: CenterConfig, device: DeviceConfig): { zone: string; window: number | undefined; rows: number; key: string } {
+export function boardShape(config: CenterConfig, device: DeviceConfig): { zone: string; rows: number; key: string } {
   const zone = device.bind.zone ?? config.windows.find((w) => w.number === device.bind.window)?.zone ?? 'hall';
   const rows = modelOf(device).rows ?? 4;
-  return { zone, window: device.bind.window, rows, key: `${zone}\u0000${device.bind.window ?? ''}\u0000${rows}` };
+  return { zone, rows, key: `${zone}\u0000${device.bind.window ?? ''}\u0000${rows}` };
 }
 
 /** Hall board of a zone (or of one window): recent calls and the one to flash. */
