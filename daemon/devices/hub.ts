@@ -24,6 +24,10 @@ import type { z } from 'zod';
 import { describeIssues, KEYPAD_COMMANDS, KeypadCommand, Played, Press, PROTOCOL_VERSION, ALL_ERRORS, Status, type ProtocolErrorCode } from '../../contract/protocol.js';
 import { boardShape, boardView, keypadView, RecentCalls, ticketView, windowView, zonesOf, type View } from './views.js';
 import { Coalescer, realClock } from './coalesce.js';
+import { CALL_EVENT_TYPES } from '../../contract/calls.js';
+
+/** What `track` reads of the day's log: its calls (and a rollover, which clears them). */
+const TRACKED = ['day.rolled', ...CALL_EVENT_TYPES];
 
 /**
  * The least time between two sends of a view to one device when the change
@@ -146,7 +150,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
     this.recent = new RecentCalls(config);
     this.lastCallSeq.clear();
     const day = this.core.engine.state.day;
-    if (day) for (const e of this.core.store.eventsOfDay(day)) this.track(e);
+    if (day) for (const e of this.core.store.eventsOfDay(day, TRACKED)) this.track(e);
     for (const d of this.devices) {
       const fresh = before.get(d.id) !== JSON.stringify(d);
       if (fresh) this.links.set(d.id, this.ctx.links.link(d));
@@ -172,7 +176,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
     this.revBase = this.core.store.lastSeq;
     for (const d of this.devices) this.links.set(d.id, this.ctx.links.link(d));
     const day = this.core.engine.state.day;
-    if (day) for (const e of this.core.store.eventsOfDay(day)) this.track(e);
+    if (day) for (const e of this.core.store.eventsOfDay(day, TRACKED)) this.track(e);
     this.unsubscribe = this.ctx.bus.on('committed', this.name, ({ events }) => this.committed(events));
     this.ctx.links.listen(this);
     this.refresh(true);
@@ -552,7 +556,7 @@ export class DeviceHub implements HubModule, LinkListener, PresencePort, Fallbac
   recompute(d: DeviceConfig): ViewMsg | undefined {
     const fresh = new DeviceHub(this.ctx);
     const day = this.core.engine.state.day;
-    if (day) for (const e of this.core.store.eventsOfDay(day)) fresh.track(e);
+    if (day) for (const e of this.core.store.eventsOfDay(day, TRACKED)) fresh.track(e);
     return fresh.view(d);
   }
 

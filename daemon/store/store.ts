@@ -228,9 +228,19 @@ export class Store {
     }
   }
 
-  eventsOfDay(day: string): StoredEvent[] {
-    if (!this.stmts && this.db) return (this.db.prepare('SELECT seq, body FROM events WHERE day = ? ORDER BY seq').all(day) as { seq: number; body: string }[]).map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
-    return (this.s.byDay.all(day) as { seq: number; body: string }[]).map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+  /**
+   * The events of one business day, oldest first; with `types`, only those
+   * (the hub's boards at start want the day's calls, not its every event:
+   * the other rows are neither read into objects nor parsed).
+   */
+  eventsOfDay(day: string, types?: readonly string[]): StoredEvent[] {
+    if (!this.db) throw new StoreError('the store is not open');
+    let rows: { seq: number; body: string }[];
+    if (types) {
+      if (!types.length) return [];
+      rows = this.db.prepare(`SELECT seq, body FROM events WHERE day = ? AND type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`).all(day, ...types) as typeof rows;
+    } else rows = (this.stmts ? this.stmts.byDay : this.db.prepare('SELECT seq, body FROM events WHERE day = ? ORDER BY seq')).all(day) as typeof rows;
+    return rows.map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
   }
 
   /**
