@@ -18,7 +18,7 @@ describe('npm run bench (quick mode)', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'qhub-bench-test-')), 'latest.json');
     const r = spawnSync(process.execPath, [RUN, '--quick', '--out', out], { encoding: 'utf8', timeout: 240_000 });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stdout).toContain('baselines in this run: bare Aedes relay round trip');
+    expect(r.stdout).toContain('baselines at the start: bare Aedes relay round trip');
     expect(r.stdout).toMatch(/targets\n/);
     const j = JSON.parse(readFileSync(out, 'utf8')) as Record<string, any>;
     expect(j.quick).toBe(true);
@@ -26,6 +26,12 @@ describe('npm run bench (quick mode)', () => {
     expect(j.baselines.floorMs).toBeCloseTo(j.baselines.relay.p50 + j.baselines.commit.p50, 2);
     const c = j.centers[0];
     expect(c).toMatchObject({ windows: 10, devices: 40 });
+    // The quiet calls' own floor: one relay round trip and one commit between every two of them.
+    const f = c.fresh.quiet.floor;
+    expect(f.relay.n).toBe(c.fresh.quiet.reply.n);
+    expect(f.commit.n).toBe(c.fresh.quiet.reply.n);
+    expect(f.ms).toBeCloseTo(f.relay.p50 + f.commit.p50, 2);
+    expect(r.stdout).toContain(`floor between its quiet calls: relay p50 ${f.relay.p50} + commit p50 ${f.commit.p50} = ${f.ms} ms`);
     for (const d of [c.fresh.quiet.reply, c.fresh.quiet.display, c.fresh.quiet.board, c.fresh.together.reply, c.afterDay.together.display, c.press]) {
       expect(d.n).toBeGreaterThan(0);
       expect(d.p50).toBeGreaterThan(0);
