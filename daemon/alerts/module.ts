@@ -81,8 +81,8 @@ export class AlertsModule implements HubModule {
     // Departures of today, for the flapping alert (monotonic time, as live ones).
     const wall = this.ctx.core.clock();
     const day = this.ctx.core.engine.state.day;
-    for (const e of this.ctx.core.store.eventsOfTypes(['device.offline'])) {
-      if (e.type !== 'device.offline' || e.day !== day) continue;
+    for (const e of day ? this.ctx.core.store.eventsOfDay(day, ['device.offline']) : []) {
+      if (e.type !== 'device.offline') continue;
       const t = this.started - (wall - e.at);
       const list = this.departures.get(e.device) ?? [];
       for (let i = 0; i < 1 + Math.floor((e.flaps ?? 0) / 2); i++) list.push(t);

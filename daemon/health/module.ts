@@ -65,8 +65,12 @@ export class DeviceHealthModule implements HubModule, Presence {
   start(): void {
     const store = this.ctx.core.store;
     this.day = this.ctx.core.engine.state.day;
-    // Presence before today tells the last model, firmware and departure; only today's events count.
-    for (const e of store.eventsOfTypes(['device.online', 'device.offline'])) this.fold(e);
+    // Presence before today tells the last model, firmware and departure: each device's latest arrival and
+    // departure of earlier days is enough for that; today's events all count (reconnects).
+    const presence = ['device.online', 'device.offline'];
+    const before = this.day ? store.latestPerDevice(presence, this.day, ['model', 'fw']) : store.eventsOfTypes(presence);
+    const today = this.day ? store.eventsOfDay(this.day, presence) : [];
+    for (const e of [...before, ...today].sort((a, b) => a.seq - b.seq)) this.fold(e);
     if (this.day)
       for (const r of store.rollups<{ count: number; last?: { code: string; at: number } }>(ERRORS, this.day, this.day)) {
         const rec = this.rec(r.key);

@@ -73,6 +73,7 @@ export class Store {
           body TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS events_day ON events(day);
+        CREATE INDEX IF NOT EXISTS events_type ON events(type);
         CREATE TABLE IF NOT EXISTS snapshots (
           seq   INTEGER PRIMARY KEY,
           at    INTEGER NOT NULL,
@@ -252,6 +253,27 @@ export class Store {
     if (!this.db) throw new StoreError('the store is not open');
     if (!types.length) return [];
     const rows = this.db.prepare(`SELECT seq, body FROM events WHERE type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`).all(...types) as { seq: number; body: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+  }
+
+  /**
+   * The latest event of each of these types per device (`body.device`), on
+   * days other than `exceptDay`, oldest first: what a restart needs of the
+   * devices' history (their last arrival and departure) without reading a
+   * month of presence events. With `fields`, also each device's latest event
+   * of these types that has that field (a model or firmware last reported
+   * before the latest arrival). SQLite picks them; only these rows are parsed.
+   */
+  latestPerDevice(types: readonly string[], exceptDay: string, fields: readonly string[] = []): StoredEvent[] {
+    if (!this.db) throw new StoreError('the store is not open');
+    if (!types.length) return [];
+    const ofTypes = `type IN (${types.map(() => '?').join(', ')}) AND day <> ?`;
+    const latest = [
+      `SELECT max(seq) FROM events WHERE ${ofTypes} GROUP BY type, json_extract(body, '$.device')`,
+      ...fields.map(() => `SELECT max(seq) FROM events WHERE ${ofTypes} AND json_extract(body, ?) IS NOT NULL GROUP BY json_extract(body, '$.device')`),
+    ];
+    const params = [...types, exceptDay, ...fields.flatMap((f) => [...types, exceptDay, `$.${f}`])];
+    const rows = this.db.prepare(`SELECT seq, body FROM events WHERE seq IN (${latest.join(' UNION ')}) ORDER BY seq`).all(...params) as { seq: number; body: string }[];
     return rows.map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
   }
 
