@@ -12,6 +12,24 @@ import { CLI, type RunningHub } from '../../helpers/hub.js';
 import type { Scenario } from '../scenario.js';
 import { type Ack, Children, checkLog, chaosCenter, Device, freePort, health, readLog, startTimed } from '../lib.js';
 
+/** The first line of the hub's log from index `from` that matches, as soon as it is read; undefined after `ms`. */
+function logLine(hub: RunningHub, from: number, pred: (l: Record<string, unknown>) => boolean, ms: number): Promise<Record<string, unknown> | undefined> {
+  const find = () => hub.logs.slice(from).find(pred);
+  const now = find();
+  if (now) return Promise.resolve(now);
+  return new Promise((resolve) => {
+    const out = hub.proc.stdout!;
+    const done = (l: Record<string, unknown> | undefined) => (clearTimeout(timer), out.off('data', check), resolve(l));
+    // The helper's own 'data' listener came first: the lines of this chunk are in hub.logs already.
+    const check = () => {
+      const l = find();
+      if (l) done(l);
+    };
+    const timer = setTimeout(() => done(undefined), ms);
+    out.on('data', check);
+  });
+}
+
 /** Writes zeros into `file` until the file system refuses (ENOSPC); returns the bytes written. */
 function fill(file: string): number {
   const fd = openSync(file, 'a');
@@ -110,7 +128,8 @@ export const disk: Scenario = {
           problems.push(`round ${round}: the device got ${JSON.stringify(refusal.body)}, not storage_failed`);
         }
         figures.deviceError = String(refusal.body.message);
-        const errLine = hub.logs.slice(logMark).find((l) => (l.level as number) >= 50);
+        // The refusal comes over MQTT and the hub's log line over its stdout: on a busy machine the line may come second.
+        const errLine = await logLine(hub, logMark, (l) => (l.level as number) >= 50, 10_000);
         const errText = errLine ? JSON.stringify(errLine) : '';
         figures.logError = errLine ? `${String(errLine.msg)} (${String((errLine.err as { message?: string } | undefined)?.message ?? '')})`.slice(0, 200) : null;
         if (!/full/i.test(errText)) problems.push(`round ${round}: no error in the hub's log saying the disk is full: ${errText.slice(0, 300)}`);
