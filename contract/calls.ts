@@ -17,10 +17,10 @@ export interface Call {
   inquiry?: boolean;
 }
 
-/** The call a committed event makes (a call or a recall at a window), with the window's hall zone; undefined for other events. */
 /** The events that are calls (what callOf reads): a board's recent numbers come from these alone. */
 export const CALL_EVENT_TYPES = ['ticket.called', 'ticket.recalled'] as const;
 
+/** The call a committed event makes (a call or a recall at a window), with the window's hall zone; undefined for other events. */
 export function callOf(e: StoredEvent, zoneOf: ReadonlyMap<number, string>): Call | undefined {
   if (e.type !== 'ticket.called' && e.type !== 'ticket.recalled') return undefined;
   const call: Call = { seq: e.seq, t: e.number, w: e.window, zone: zoneOf.get(e.window) ?? 'hall', recall: e.type === 'ticket.recalled', at: e.at };

@@ -21,6 +21,14 @@ export function writeFailure(file: string, e: unknown): string {
   return `could not write to ${file}: ${(e as Error).message}`;
 }
 
+/** Rows of the events table as the events they hold. */
+function parseRows(rows: { seq: number; body: string }[]): StoredEvent[] {
+  return rows.map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+}
+
+/** `?, ?, …`: n placeholders for an `IN (…)` list. */
+const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
 export class StoreError extends Error {
   constructor(
     message: string,
@@ -215,7 +223,7 @@ export class Store {
 
   /** Events after `seq`, oldest first, at most `limit`. */
   readAfter(seq: number, limit = 1000): StoredEvent[] {
-    return (this.s.after.all(seq, limit) as { seq: number; body: string }[]).map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+    return parseRows(this.s.after.all(seq, limit) as { seq: number; body: string }[]);
   }
 
   /** Every event after `seq`, in pages, without holding them all in memory. */
@@ -239,9 +247,9 @@ export class Store {
     let rows: { seq: number; body: string }[];
     if (types) {
       if (!types.length) return [];
-      rows = this.db.prepare(`SELECT seq, body FROM events WHERE day = ? AND type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`).all(day, ...types) as typeof rows;
+      rows = this.db.prepare(`SELECT seq, body FROM events WHERE day = ? AND type IN (${marks(types.length)}) ORDER BY seq`).all(day, ...types) as typeof rows;
     } else rows = (this.stmts ? this.stmts.byDay : this.db.prepare('SELECT seq, body FROM events WHERE day = ? ORDER BY seq')).all(day) as typeof rows;
-    return rows.map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+    return parseRows(rows);
   }
 
   /**
@@ -252,8 +260,8 @@ export class Store {
   eventsOfTypes(types: string[]): StoredEvent[] {
     if (!this.db) throw new StoreError('the store is not open');
     if (!types.length) return [];
-    const rows = this.db.prepare(`SELECT seq, body FROM events WHERE type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`).all(...types) as { seq: number; body: string }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+    const rows = this.db.prepare(`SELECT seq, body FROM events WHERE type IN (${marks(types.length)}) ORDER BY seq`).all(...types) as { seq: number; body: string }[];
+    return parseRows(rows);
   }
 
   /**
@@ -267,14 +275,14 @@ export class Store {
   latestPerDevice(types: readonly string[], exceptDay: string, fields: readonly string[] = []): StoredEvent[] {
     if (!this.db) throw new StoreError('the store is not open');
     if (!types.length) return [];
-    const ofTypes = `type IN (${types.map(() => '?').join(', ')}) AND day <> ?`;
+    const ofTypes = `type IN (${marks(types.length)}) AND day <> ?`;
     const latest = [
       `SELECT max(seq) FROM events WHERE ${ofTypes} GROUP BY type, json_extract(body, '$.device')`,
       ...fields.map(() => `SELECT max(seq) FROM events WHERE ${ofTypes} AND json_extract(body, ?) IS NOT NULL GROUP BY json_extract(body, '$.device')`),
     ];
     const params = [...types, exceptDay, ...fields.flatMap((f) => [...types, exceptDay, `$.${f}`])];
     const rows = this.db.prepare(`SELECT seq, body FROM events WHERE seq IN (${latest.join(' UNION ')}) ORDER BY seq`).all(...params) as { seq: number; body: string }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.body) as QueueEvent), seq: r.seq }));
+    return parseRows(rows);
   }
 
   latestSnapshot<T>(): { seq: number; state: T } | undefined {
