@@ -155,12 +155,15 @@ export class Broker implements HubModule, Transport {
       // A retained view (screen, display) goes at QoS 0: devices connect with clean sessions and subscribe
       // again on every connect, which brings the retained latest, so QoS 1 would add a PUBACK and the
       // broker's in-flight bookkeeping per message and guard nothing (npm run bench: ~30% of a call's CPU at 50 windows).
-      send: (m: OutMessage, o: { retain?: boolean; json?: string } = {}) =>
-        void this.lastSend.set(device.id, this.publish(devTopic(device.id, m.leaf), m.leaf === 'announce' && m.body.path ? { ...m.body, url: this.urlFor(device.id, m.body.path) } : (o.json ?? m.body), {
+      send: (m: OutMessage, o: { retain?: boolean; json?: string } = {}) => {
+        const s = this.dispatch(devTopic(device.id, m.leaf), m.leaf === 'announce' && m.body.path ? { ...m.body, url: this.urlFor(device.id, m.body.path) } : (o.json ?? m.body), {
           retain: !!o.retain,
           qos: o.retain ? 0 : 1,
           ...(o.retain ? { direct: device.id } : {}),
-        })),
+        });
+        // Written straight to the device: it is in the connection's buffer, ahead of any PUBACK, without waiting for the broker's copy.
+        this.lastSend.set(device.id, s.direct ? SETTLED : s.done);
+      },
     };
   }
 
@@ -484,6 +487,8 @@ export class Broker implements HubModule, Transport {
     }
     if (!pending) return drop();
     // The reply (a ticket goes at QoS 1, through the broker) is on the wire before the PUBACK (docs/PROTOCOL.md).
+    // A reply written straight to the device (link.send) holds nothing up: the PUBACK is written in the same
+    // turn, before mqtt-packet uncorks the socket, and both leave in one write.
     pending.then(() => this.lastSend.get(d.id)).then(
       () => drop(),
       (e: unknown) => {
@@ -554,19 +559,26 @@ export class Broker implements HubModule, Transport {
    * delivery with setImmediate), after the PUBACK of the request it answers.
    */
   publish(topic: string, payload: unknown, opts: { retain?: boolean; qos?: 0 | 1; direct?: string } = {}): Promise<void> {
+    return this.dispatch(topic, payload, opts).done;
+  }
+
+  /** publish, and whether the message was written straight to the `direct` device. */
+  private dispatch(topic: string, payload: unknown, opts: { retain?: boolean; qos?: 0 | 1; direct?: string }): { direct: boolean; done: Promise<void> } {
     const aedes = this.aedes;
-    if (!aedes || aedes.closed) return Promise.resolve();
+    if (!aedes || aedes.closed) return { direct: false, done: SETTLED };
     const bytes = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
     if (opts.retain) this.noteRetained(topic, bytes);
+    let direct = false;
     if (opts.direct !== undefined && opts.qos === 0) {
       const c = (aedes as unknown as { clients: Record<string, QClient | undefined> }).clients[opts.direct];
       const subs = c?.connected ? (c as unknown as { subscriptions?: Record<string, unknown> }).subscriptions : undefined;
       if (c && subs && Object.keys(subs).some((f) => filterMatches(f, topic))) {
         mqttPacket.writeToStream({ cmd: 'publish', topic, payload: bytes, qos: 0, retain: false, dup: false }, c.conn);
         this.sentDirect.set(bytes, c);
+        direct = true;
       }
     }
-    return new Promise((resolve) => {
+    const done = new Promise<void>((resolve) => {
       aedes.publish(
         {
           cmd: 'publish',
@@ -582,6 +594,7 @@ export class Broker implements HubModule, Transport {
         },
       );
     });
+    return { direct, done };
   }
 
   connectedClients(): number {
@@ -601,6 +614,8 @@ export class Broker implements HubModule, Transport {
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))));
   }
 }
+
+const SETTLED = Promise.resolve();
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -5,7 +5,8 @@
  *
  *   node dist/tests/bench/alone.js --center DIR [--calls 300]
  *
- * BENCH_DAEMON_FLAGS adds node flags to the daemon's (e.g. a CPU profile).
+ * BENCH_DAEMON_FLAGS adds node flags to the daemon's (e.g. a CPU profile);
+ * BENCH_DAEMON_ENTRY runs another build (e.g. dist/bundleA/qhub.js).
  *
  * DIR holds a center.yaml and center.secrets.yaml (a center the bench
  * generated: `npm run bench` leaves them in /tmp/qhub-bench-* /center-50).
@@ -77,7 +78,7 @@ if (args.role === 'others') {
   const config = parse(readFileSync(join(work, 'center.yaml'), 'utf8')) as { windows: { number: number; services: string[] }[] };
   const service = config.windows.find((w) => w.number === 1)!.services[0]!;
 
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...(process.env.BENCH_DAEMON_FLAGS?.split(' ').filter(Boolean) ?? []), join(ROOT, DAEMON_SCRIPT), 'start', '--config', join(work, 'center.yaml'), '--data', join(work, 'data'), '--json'], {
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...(process.env.BENCH_DAEMON_FLAGS?.split(' ').filter(Boolean) ?? []), join(ROOT, process.env.BENCH_DAEMON_ENTRY ?? DAEMON_SCRIPT), 'start', '--config', join(work, 'center.yaml'), '--data', join(work, 'data'), '--json'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...DAEMON_ENV, ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' },
   });

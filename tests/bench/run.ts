@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServer as createHttpServer } from 'node:http';
+import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
@@ -256,7 +256,8 @@ async function startDaemon(c: Center, wrap: string[] = []): Promise<Daemon> {
   const cmd = [...DAEMON_NODE_FLAGS, ...(process.env.BENCH_DAEMON_FLAGS?.split(' ').filter(Boolean) ?? []), CLI, 'start', '--config', c.config, '--data', join(c.dir, 'data'), '--json'];
   const t0 = performance.now();
   // `wrap`: a command the daemon runs under (taskset, a shell that enters a cgroup and execs it).
-  const argv = [...wrap, process.execPath, ...cmd];
+  // BENCH_WRAP: the same for every start, e.g. "strace -f -tt -o /tmp/hub.strace" (used when `wrap` is empty).
+  const argv = [...(wrap.length ? wrap : (process.env.BENCH_WRAP?.split(' ').filter(Boolean) ?? [])), process.execPath, ...cmd];
   const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: { ...DAEMON_ENV, ...process.env, NODE_ENV: 'bench', INVOCATION_ID: '' } });
   const ports = await daemonReady(proc, (line) => {
     if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`daemon: ${line}\n`);
@@ -366,14 +367,31 @@ async function flatOut(dispensers: Dev[], total: number, mix: string[] = SERVICE
   return { perSecond: Math.round(issued / s), latency: dist(lat), issued };
 }
 
+/**
+ * The API calls' one kept-alive connection. node:http, not fetch: undici's
+ * fetch added about 1.2 ms per request in this process (answer p50 5.7–6.5 ms
+ * with fetch against 4.0–4.6 with node:http, same runs), which is the bench's
+ * cost, not the hub's.
+ */
+const KEEP_ALIVE = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+
 /** An API "next" (POST /api/v1/windows.next with a bearer token, a kept-alive connection): the time to its answer and to the zone's board flash. */
 async function apiNext(http: number, token: string, w: number, board: Dev): Promise<{ reply: number; board: number; called: boolean }> {
   const mark = board.inbox.length;
   const t0 = performance.now();
-  const r = await fetch(`http://127.0.0.1:${http}/api/v1/windows.next`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ window: w }) });
-  const body = (await r.json()) as { ticket?: { number: string } };
+  const payload = JSON.stringify({ window: w });
+  const [status, body] = await new Promise<[number, { ticket?: { number: string } }]>((resolve, reject) => {
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    const req = httpRequest({ host: '127.0.0.1', port: http, path: '/api/v1/windows.next', method: 'POST', agent: KEEP_ALIVE, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve([res.statusCode ?? 0, JSON.parse(Buffer.concat(chunks).toString())]));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
   const reply = performance.now() - t0;
-  if (r.status !== 200) throw new Error(`API next refused: ${JSON.stringify(body)}`);
+  if (status !== 200) throw new Error(`API next refused: ${JSON.stringify(body)}`);
   if (!body.ticket) return { reply, board: NaN, called: false };
   const flashed = `"flash":{"t":"${body.ticket.number}"`;
   const b = await waitFor(board, (m) => m.leaf === 'display' && m.text.includes(flashed), mark);
