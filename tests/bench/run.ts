@@ -369,9 +369,9 @@ async function flatOut(dispensers: Dev[], total: number, mix: string[] = SERVICE
 
 /**
  * The API calls' one kept-alive connection. node:http, not fetch: undici's
- * fetch added about 1.2 ms per request in this process (answer p50 5.7–6.5 ms
- * with fetch against 4.0–4.6 with node:http, same runs), which is the bench's
- * cost, not the hub's.
+ * fetch added 1.1–1.8 ms per request in this process (answer p50 5.7–6.5 ms
+ * with fetch against 4.0–4.6 with node:http, runs in turns), which is the
+ * bench's cost, not the hub's.
  */
 const KEEP_ALIVE = new HttpAgent({ keepAlive: true, maxSockets: 1 });
 
