@@ -394,6 +394,8 @@ export class Broker implements HubModule, Transport {
       } else if (device) c.qhub = { kind: 'device', device };
     }
     if (dropped.length) this.log.info({ clients: dropped }, `disconnected after the reload (removed, disabled or new secret): ${dropped.join(', ')}`);
+    // A device that is gone gets nothing more: its last send need not be kept.
+    for (const id of [...this.lastSend.keys()]) if (!this.devices.has(id)) this.lastSend.delete(id);
   }
 
   /** A device's request refused at the door: the device hub answers it on the device's error channel (throttled there). */
