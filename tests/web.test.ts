@@ -226,6 +226,30 @@ describe('web pages in a real browser', () => {
     delete devs['speaker-1'];
   });
 
+  it("the soft keypad follows what the window's hardware keypad does, live (well before its 15 s read)", async () => {
+    const kp = await dev('kp-1');
+    await kp.request('cmd', { cmd: 'open' }, 'screen');
+    const ctx = await browser.newContext();
+    const r = await ctx.request.post(`${base}/api/v1/login`, { data: { name: 'clerk1', password: PW.clerk1 } });
+    expect(r.status()).toBe(200);
+    const page = await ctx.newPage();
+    // The page reads its window on loading and again when its feed opens: after two reads the feed is open.
+    let reads = 0;
+    page.on('request', (q) => void (q.url().includes('/api/v1/window?') && reads++));
+    await page.goto(`${base}/keypad`);
+    await page.waitForSelector('section[data-window="1"] .pill.open');
+    await expect.poll(() => reads, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await kp.request('cmd', { cmd: 'pause', reason: 'prayer' }, 'screen');
+    await page.waitForSelector('section[data-window="1"] .pill.paused', { timeout: 5000 });
+    const t = await issue('intake');
+    await kp.request('cmd', { cmd: 'open' }, 'screen');
+    await kp.request('cmd', { cmd: 'next' }, 'screen');
+    await page.waitForFunction((x) => document.getElementById('current')?.textContent === x, ar(t), { timeout: 5000 });
+    await kp.request('cmd', { cmd: 'done' }, 'screen');
+    await page.waitForFunction(() => document.getElementById('current')?.textContent === '—', undefined, { timeout: 5000 });
+    await ctx.close();
+  });
+
   it('reception issues a ticket shown on screen, and one printed on the chosen dispenser', async () => {
     const disp = await dev('disp-1');
     const ctx = await browser.newContext();

@@ -42,9 +42,15 @@ function Keypad() {
       }
     };
     poll();
-    const timer = setInterval(poll, 1000);
+    // Live: the hub says when queues or windows changed (Server-Sent Events), and the page reads its window
+    // then; once every 15 s as well, should the feed be down (it reconnects by itself, and reads on opening).
+    const feed = new EventSource('/api/v1/events');
+    feed.addEventListener('open', poll);
+    feed.addEventListener('changed', poll);
+    const timer = setInterval(poll, 15000);
     return () => {
       alive = false;
+      feed.close();
       clearInterval(timer);
     };
   }, [sel]);
